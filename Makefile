@@ -1,0 +1,38 @@
+# The two commands of the README. Each does its own set-up: a virtual environment in .venv with the
+# package installed editable (torch/torchvision come from this machine's disk via pip).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= cpu
+SEED ?= 0
+COHORT ?= data/synthetic
+RUN ?= reports/synthetic-$(PROFILE)
+
+.PHONY: setup test report clean-check export
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+export: setup
+	$(BIN)/nbdev-export
+
+# Notebook tests first (nbdev-test runs every notebook's lesson cells), then pytest, whose summary is last.
+test: setup
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-test --n-workers 2 --do-print
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# CI's clean and export check: nbdev-export and nbdev-clean must change nothing in the committed tree.
+clean-check: setup
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+	git diff --exit-code && test -z "$$(git status --porcelain)"
+
+# The main job: the synthetic default cohort (written once) through every stage at the cpu profile.
+report: setup
+	test -f $(COHORT)/manifest.csv || $(BIN)/sacroiliitis-dlr synth --out $(COHORT) --seed $(SEED)
+	$(BIN)/sacroiliitis-dlr run --cohort $(COHORT) --out $(RUN) --profile $(PROFILE) --seed $(SEED)
+	@echo "Report: $(RUN)/index.html"
