@@ -1,1 +1,8 @@
+"""Deep-learning radiomics on multimodal sacroiliac-joint MRI to diagnose axSpA-related sacroiliitis: segmentation, 3D CNNs, stacking, combined clinical model and auditable statistics.
+
+Modules:
+
+- `sacroiliitis_dlr.metrics`: Discrimination, calibration and clinical utility of a risk model: AUC with confidence intervals, DeLong tests, cut-off metrics, Hosmer-Lemeshow, calibration, decision curves and NRI/IDI, each checked against an independent computation.
+- `sacroiliitis_dlr.plots`: Print-ready figures of the evaluation: ROC curves, calibration, decision curves, DeLong p-values and odds ratios, in one style, saved as 300-dpi PNG and PDF."""
+
 __version__ = "0.1.0"
