@@ -42,11 +42,8 @@ def main(argv=None):
     pp = pd.read_csv(seg / "agreement_per_patient.csv", dtype={"patient_id": str})
     test = pp[pp.split == "test"]
     overall = agree[agree.scanner == "all"].iloc[0]
-    figs = HERE / "figures"; figs.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     tag = f"segmentation_{profile.name}_{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M}"
-    for f in ("bland_altman", "overlays", "training"):
-        if (seg / "figures" / f"{f}.png").exists(): shutil.copy(seg / "figures" / f"{f}.png", figs / f"{tag}_{f}.png")
     cfg = profile.segmentation
     table = agree.round(3).to_markdown(index=False) if hasattr(agree, "to_markdown") else agree.round(3).to_string(index=False)
     text = f"""
@@ -69,6 +66,9 @@ def main(argv=None):
 """
     print(text)
     if not args.no_append:
+        figs = HERE / "figures"; figs.mkdir(exist_ok=True)
+        for f in ("bland_altman", "overlays", "training"):
+            if (seg / "figures" / f"{f}.png").exists(): shutil.copy(seg / "figures" / f"{f}.png", figs / f"{tag}_{f}.png")
         res = HERE / "RESULTS.md"
         if not res.exists(): res.write_text("# Benchmark results\n")
         with open(res, "a") as f: f.write(text)

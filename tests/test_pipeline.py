@@ -4,6 +4,7 @@ rerun does not trust, and a bad manifest that stops the run before anything trai
 import json, os, shutil, subprocess, sys, time
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -141,8 +142,8 @@ def test_report_command_reexecutes_only_the_notebooks(run_copy, tmp_path):
     after = ledger(run_copy)
     assert after["reports"]["token"] != before["reports"]["token"]
     assert {s: r["token"] for s, r in after.items() if s != "reports"} == {s: r["token"] for s, r in before.items() if s != "reports"}
-    nb = json.loads((run_copy / "reports" / "model_combined.ipynb").read_text())
-    assert "combined" in "".join(o.get("text", "") for o in nb["cells"][-1]["outputs"])
+    nb = nbformat.read(run_copy / "reports" / "model_combined.ipynb", as_version=4)
+    assert "combined" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
 
 
 KILL_IN_STACKING = """
