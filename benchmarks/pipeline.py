@@ -9,7 +9,7 @@ stage's own time (without Python start-up and imports) comes from the run's ledg
 
 Appends a section to benchmarks/RESULTS.md (figures, machine, commit, date).
 """
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, json, os, platform, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,21 +30,19 @@ def tree_rss(p):
 
 
 def measured(cmd, timeout):
-    "Run `cmd`; returns (exit code, wall seconds, peak tree RSS in bytes, output tail)."
+    "Run `cmd`; returns (exit code, wall seconds, peak tree RSS in bytes, its output)."
     t0, peak = time.monotonic(), 0
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ps, lines = psutil.Process(proc.pid), []
-    os.set_blocking(proc.stdout.fileno(), False)
-    while proc.poll() is None:
-        peak = max(peak, tree_rss(ps))
-        chunk = proc.stdout.read()
-        if chunk: lines.append(chunk); print(chunk, end="", flush=True)
-        if time.monotonic() - t0 > timeout:
-            proc.kill(); raise TimeoutError(f"{' '.join(cmd)} ran over {timeout} s")
-        time.sleep(0.2)
-    rest = proc.stdout.read() or ""
-    lines.append(rest); print(rest, end="")
-    return proc.returncode, time.monotonic() - t0, peak, "".join(lines)[-3000:]
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(ps))
+            if time.monotonic() - t0 > timeout:
+                proc.kill(); raise TimeoutError(f"{' '.join(cmd)} ran over {timeout} s")
+            time.sleep(0.2)
+        log.seek(0); text = log.read()
+    print("".join(l + "\n" for l in text.splitlines() if l.startswith("[pipeline")), end="", flush=True)
+    return proc.returncode, time.monotonic() - t0, peak, text
 
 
 def machine():
@@ -55,8 +53,8 @@ def machine():
 
 
 def commit():
-    try: return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError: return "?"
+    from sacroiliitis_dlr.core import git_commit
+    return git_commit(ROOT) or "?"
 
 
 def main(argv=None):
@@ -70,10 +68,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     out = Path(a.out or ROOT / "reports" / f"bench-{a.profile}")
     at_start = machine()
+    synth = None
     if not (Path(a.cohort) / "manifest.csv").exists():
         rc, secs, peak, tail = measured([CLI, "synth", "--out", a.cohort, "--profile", a.profile, "--seed", str(a.seed)], a.timeout)
         assert rc == 0, tail
-        print(f"synth: {secs:.1f} s, peak {peak / 2**20:.0f} MiB")
+        synth = f"| (synth: the cohort) | ran | {secs:.1f} | | {peak / 2**20:.0f} |"
     base = [CLI, "run", "--cohort", a.cohort, "--out", str(out), "--profile", a.profile, "--seed", str(a.seed), "--quiet"]
     rows = []
     for st in STAGES:
@@ -87,10 +86,11 @@ def main(argv=None):
     assert rc == 0 and ": running" not in tail, tail
     total = sum(r["wall_s"] for r in rows)
     lines = [f"\n## Pipeline stages, `{a.profile}` profile ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)\n",
-             f"Machine: {at_start}. Commit {commit()}. Cohort `{a.cohort}`, run `{out}`. "
+             f"- machine: {at_start}\n- commit: {commit()}\n- command: `python benchmarks/pipeline.py {' '.join(argv or sys.argv[1:])}`"
+             f" (cohort `{a.cohort}`, run `{out}`)\n- "
              f"Each stage in its own CLI process (wall includes Python start-up and imports, ~5-10 s); "
              f"stage = the stage function alone (ledger); peak = resident memory of the process and its children.\n",
-             "| stage | action | wall (s) | stage (s) | peak memory (MiB) |", "|---|---|---:|---:|---:|"]
+             "| stage | action | wall (s) | stage (s) | peak memory (MiB) |", "|---|---|---:|---:|---:|"] + ([synth] if synth else [])
     lines += [f"| {r['stage']} | {r['action']} | {r['wall_s']:.1f} | {r['stage_s'] if r['stage_s'] is not None else '-'} "
               f"| {r['peak_mib']:.0f} |" for r in rows]
     lines += [f"| **all stages** | | **{total:.1f}** ({total / 60:.1f} min) | | **{max(r['peak_mib'] for r in rows):.0f}** |",
