@@ -82,7 +82,7 @@ def main(argv=None):
         rows.append(dict(stage=st, wall_s=secs, stage_s=led.get("elapsed_s"), peak_mib=peak / 2**20,
                          action="ran" if f"{st}: running" in tail else "skipped"))
         print(f"== {st}: {secs:.1f} s wall, peak {peak / 2**20:.0f} MiB")
-    rc, rerun_s, rerun_peak, tail = measured(base, a.timeout)
+    rc, rerun_s, rerun_peak, tail = measured(base + ["--stages", ",".join(STAGES)], a.timeout)
     assert rc == 0 and ": running" not in tail, tail
     total = sum(r["wall_s"] for r in rows)
     lines = [f"\n## Pipeline stages, `{a.profile}` profile ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)\n",
