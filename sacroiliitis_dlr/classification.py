@@ -13,8 +13,8 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'count_parameters', 'roi_augment', 'read_split',
-           'load_rois', 'make_toy_run', 'ROIDataset', 'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner',
+__all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'count_parameters', 'roi_augment', 'load_rois',
+           'make_toy_run', 'ROIDataset', 'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner',
            'predict_probs', 'train_model', 'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold',
            'cross_validate', 'base_model_metrics', 'gradcam_layer', 'gradcam_maps', 'plot_gradcam',
            'train_folds_parallel', 'run_classification_stage', 'predict_base_models']
@@ -101,14 +101,7 @@ def roi_augment(seed:int=0 # seed of the transforms' own random state
     return tf
 
 # %% ../nbs/11_classification.ipynb #8a387cd9
-def read_split(run_dir)->pd.DataFrame:
-    "The run's `cohort/split.csv` (patient_id, label, split, fold, ...)."
-    path = Path(run_dir)/"cohort"/"split.csv"
-    if not path.exists(): raise ClassificationError(f"{path} is missing: run the cohort stage first")
-    split = pd.read_csv(path, dtype={"patient_id": str})
-    missing = {"patient_id", "label", "split", "fold"} - set(split.columns)
-    if missing: raise ClassificationError(f"{path}: missing column(s) {sorted(missing)}")
-    return split
+from .data import read_split  # the one reader of a run's split
 
 def load_rois(run_dir,      # the run folder
               patient_ids,  # patients to load, in this order

@@ -14,7 +14,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['CLINICAL_RANGES', 'NORMALISATION', 'CohortError', 'Cohort', 'grid_mismatch_mm', 'load_cohort', 'PatientImages',
            'to_ras', 'resample_to', 'normalise_intensity', 'load_patient', 'split_cohort', 'PatientDataset',
-           'cache_cohort', 'validation_summary']
+           'cache_cohort', 'validation_summary', 'read_split']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
@@ -285,3 +285,14 @@ def validation_summary(cohort:Cohort)->dict:
                 per_scanner={s: dict(n=int(len(g)), positive=int(g.label.sum())) for s, g in m.groupby("scanner")},
                 n_with_mask=int(m["mask"].notna().sum()) if "mask" in m.columns else 0,
                 missing={c: int(m[c].isna().sum()) for c in cohort.clinical_columns if m[c].isna().any()})
+
+# %% ../nbs/02_data.ipynb #3f902a83
+def read_split(run_dir # a run folder whose cohort stage has run
+              )->pd.DataFrame:
+    "The run's `cohort/split.csv` (patient_id, label, scanner, split, fold), patient IDs as strings."
+    path = Path(run_dir)/"cohort"/"split.csv"
+    if not path.exists(): raise CohortError(["the file is missing: run the cohort stage first"], source=path)
+    split = pd.read_csv(path, dtype={"patient_id": str})
+    missing = {"patient_id", "label", "split", "fold"} - set(split.columns)
+    if missing: raise CohortError([f"missing column(s) {sorted(missing)}"], source=path)
+    return split

@@ -15,10 +15,9 @@ from typing import Callable
 
 # %% auto #0
 __all__ = ['LEDGER', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'PipelineError', 'Stage', 'default_stages', 'log_line', 'read_ledger',
-           'run_stages', 'manifest_path', 'cohort_fingerprint', 'run_cohort_stage', 'run_pipeline', 'read_split',
-           'load_predictions', 'model_metrics', 'delong_table', 'oracle_table', 'calibration_table',
-           'run_summary_stage', 'templates_dir', 'report_plan', 'execute_reports', 'notebooks_to_html',
-           'run_reports_stage', 'write_index', 'render_reports']
+           'run_stages', 'manifest_path', 'cohort_fingerprint', 'run_cohort_stage', 'run_pipeline', 'load_predictions',
+           'model_metrics', 'delong_table', 'oracle_table', 'calibration_table', 'run_summary_stage', 'templates_dir',
+           'report_plan', 'execute_reports', 'notebooks_to_html', 'run_reports_stage', 'write_index', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
 import numpy as np
@@ -248,9 +247,7 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
 # %% ../nbs/30_pipeline.ipynb #0fcfb1a9
 PREDICTION_TABLES = ("classification/predictions.csv", "stacking/predictions.csv", "combined/predictions.csv")
 
-def read_split(run_dir)->pd.DataFrame:
-    "`cohort/split.csv` of a run: patient_id, label, scanner, split, fold."
-    return pd.read_csv(Path(run_dir)/"cohort"/"split.csv", dtype={"patient_id": str})
+from .data import read_split  # the one reader of a run's split
 
 def load_predictions(run_dir # the run folder
                     )->pd.DataFrame:

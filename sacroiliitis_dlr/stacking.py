@@ -11,9 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 # %% auto #0
-__all__ = ['CLINICAL_COLUMNS', 'LOGIT_EPS', 'StackingError', 'read_split', 'read_base_predictions', 'meta_features',
-           'demo_run_folder', 'prob_logit', 'MeanProbability', 'make_meta_learner', 'fit_meta_learner',
-           'stack_base_models', 'plot_meta_learners', 'apply_dlr_signature', 'run_stacking_stage']
+__all__ = ['CLINICAL_COLUMNS', 'LOGIT_EPS', 'StackingError', 'read_base_predictions', 'meta_features', 'demo_run_folder',
+           'prob_logit', 'MeanProbability', 'make_meta_learner', 'fit_meta_learner', 'stack_base_models',
+           'plot_meta_learners', 'apply_dlr_signature', 'run_stacking_stage']
 
 # %% ../nbs/12_stacking.ipynb #38d356ac
 import joblib
@@ -43,15 +43,7 @@ class StackingError(ValueError):
     "The base-model prediction table or the stacking artefacts are missing, inconsistent or not out-of-fold."
 
 # %% ../nbs/12_stacking.ipynb #4372d25c
-def read_split(run_dir # a run folder
-              )->pd.DataFrame:
-    "The run's `cohort/split.csv` (patient_id, label, split, fold), with patient IDs as strings."
-    path = Path(run_dir)/"cohort"/"split.csv"
-    if not path.exists(): raise StackingError(f"{path} is missing: run the pipeline's split first")
-    split = pd.read_csv(path, dtype={"patient_id": str})
-    missing = {"patient_id", "label", "split", "fold"} - set(split.columns)
-    if missing: raise StackingError(f"{path}: column(s) {sorted(missing)} missing")
-    return split
+from .data import read_split  # the one reader of a run's split
 
 def read_base_predictions(run_dir # a run folder
                          )->pd.DataFrame:
