@@ -286,7 +286,7 @@ def validation_summary(cohort:Cohort)->dict:
                 n_with_mask=int(m["mask"].notna().sum()) if "mask" in m.columns else 0,
                 missing={c: int(m[c].isna().sum()) for c in cohort.clinical_columns if m[c].isna().any()})
 
-# %% ../nbs/02_data.ipynb #3f902a83
+# %% ../nbs/02_data.ipynb #e845a43c
 def read_split(run_dir # a run folder whose cohort stage has run
               )->pd.DataFrame:
     "The run's `cohort/split.csv` (patient_id, label, scanner, split, fold), patient IDs as strings."
