@@ -60,13 +60,14 @@ def crop_patch(arr:np.ndarray, # (..., X, Y, Z)
                centre,         # voxel (x, y, z) the patch is centred on
                size            # patch size (x, y, z)
               )->np.ndarray:
-    "The `size` patch of `arr` around `centre`, shifted inside the volume, zero-padded where `arr` is smaller."
+    "The `size` patch of `arr` around `centre`, shifted inside the volume, zero-padded on both sides where `arr` is smaller."
     out = np.zeros(arr.shape[:-3] + tuple(size), arr.dtype)
     src, dst = [], []
     for c, n, s in zip(centre, arr.shape[-3:], size):
         start = int(np.clip(int(c) - s // 2, 0, max(n - s, 0)))
         stop = min(start + s, n)
-        src.append(slice(start, stop)); dst.append(slice(0, stop - start))
+        off = max(s - n, 0) // 2  # centred as MONAI's sliding-window inference pads
+        src.append(slice(start, stop)); dst.append(slice(off, off + stop - start))
     out[(Ellipsis, *dst)] = arr[(Ellipsis, *src)]
     return out
 
