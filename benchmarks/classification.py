@@ -116,7 +116,7 @@ def stage_benchmark(run, profile, cohort, seed=0):
         orc = pd.read_csv(Path(cohort)/"oracle.csv", dtype={"patient_id": str}).merge(split, on="patient_id")
         te = orc[orc.split == "test"]
         oracle = roc_auc_score(te.label, te.oracle_imaging)
-    return wall, table, oracle
+    return wall, table, oracle, log
 
 
 def prepare(run, cohort_dir, profile, seed=0, n_jobs=None):
@@ -172,7 +172,7 @@ def main():
         print("\n".join(lines[-8:]), flush=True)
     if not a.loop_only:
         print("whole stage ...", flush=True)
-        wall, table, oracle = stage_benchmark(run, profile, a.cohort)
+        wall, table, oracle, log = stage_benchmark(run, profile, a.cohort)
         lines += ["", f"Whole stage: **{wall / 60:.1f} min** wall for {int(table.folds.sum())} fold models "
                   f"(goal < 20 min, aim 10); load average at end {load_avg()}; training CPU time {log.cpu_seconds.sum() / 60:.1f} min, "
                   f"i.e. about {log.cpu_seconds.sum() / 60 / profile.classification.n_jobs:.1f} min wall on {profile.classification.n_jobs} idle cores", "",
