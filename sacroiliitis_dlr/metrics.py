@@ -298,7 +298,10 @@ def _logistic_newton(X, y, offset, max_iter=100, tol=1e-10):
     for _ in range(max_iter):
         mu = 1 / (1 + np.exp(-(offset + X @ beta)))
         info = X.T @ (X * (mu * (1 - mu))[:, None])
-        step = np.linalg.solve(info, X.T @ (y - mu))
+        try: step = np.linalg.solve(info, X.T @ (y - mu))
+        except np.linalg.LinAlgError:  # all fitted probabilities at 0 or 1: no information left
+            raise MetricsError("logistic calibration fit failed: its information matrix is singular "
+                               "(outcome perfectly separated by the logit?)") from None
         beta += step
         if np.max(np.abs(step)) < tol: break
     else: raise MetricsError("logistic calibration fit did not converge (outcome perfectly separated by the logit?)")
