@@ -15,6 +15,7 @@ and the full paper schedule is extrapolated from the steady epochs. Results go t
 (a run cut short still leaves what it measured) and as a Markdown section.
 
 Usage (device machine): python benchmarks/paper_gpu.py --work /tmp/paper --out $OUT [--seg-epochs 3] [--cls-epochs 4]
+       data-loader workers: ... --skip-seg --n-patients 200 --archs resnet50 --workers 0,8
 """
 import argparse, json, os, platform, subprocess, sys, time
 from datetime import datetime, timezone
@@ -76,11 +77,16 @@ def main():
     ap.add_argument("--cls-epochs", type=int, default=4)
     ap.add_argument("--archs", default="resnet50,densenet121,resnet101")
     ap.add_argument("--n-jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--n-patients", type=int, default=0, help="a smaller synthetic cohort (0: the profile's 485)")
+    ap.add_argument("--skip-seg", action="store_true", help="no segmentation stage (ROIs come from the manual masks anyway)")
+    ap.add_argument("--workers", default="", help="comma-separated classification.num_workers values to compare, e.g. 0,8")
     ap.add_argument("--profile", default="paper", help="another profile only to try the script out (e.g. smoke on a CPU)")
     a = ap.parse_args()
     fastai.learner.defaults.callbacks = list(fastai.learner.defaults.callbacks) + [EpochTimer]
     work, out = Path(a.work), Path(a.out); out.mkdir(parents=True, exist_ok=True)
     paper = get_profile(a.profile)
+    if a.n_patients:
+        paper = override(paper, cohort__n_patients=a.n_patients, cohort__n_positive=round(a.n_patients * 288 / 485))
     res = dict(date=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", machine=machine(), commit=git_commit(),
                seg_epochs=a.seg_epochs, cls_epochs=a.cls_epochs, steps={})
     def save(): (out/"results.json").write_text(json.dumps(res, indent=1))
@@ -97,10 +103,10 @@ def main():
     seg_profile = override(paper, segmentation__epochs=a.seg_epochs)
     torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
     t0 = time.perf_counter()
-    seg = run_segmentation_stage(run, cohort, seg_profile, seed=0, quiet=True)
-    timing = json.loads((seg/"timing.json").read_text())
-    agree = pd.read_csv(seg/"agreement.csv")
-    step("segmentation", stage_seconds=round(time.perf_counter() - t0, 1), device=timing["device"],
+    seg = None if a.skip_seg else run_segmentation_stage(run, cohort, seg_profile, seed=0, quiet=True)
+    if seg is not None:
+        timing, agree = json.loads((seg/"timing.json").read_text()), pd.read_csv(seg/"agreement.csv")
+        step("segmentation", stage_seconds=round(time.perf_counter() - t0, 1), device=timing["device"],
          train_seconds=round(timing["train_seconds"], 1), infer_s_per_patient=round(timing["infer_seconds_per_patient"], 3),
          gpu_peak_gib=gpu_peak_gib(), unet=dict(channels=paper.segmentation.channels, patch=paper.segmentation.patch_size,
          batch=paper.segmentation.batch_size, patches_per_epoch=paper.segmentation.patches_per_epoch),
@@ -113,18 +119,22 @@ def main():
     step("roi", seconds=round(time.perf_counter() - t0, 1), roi_size=paper.roi.size, shape=list(images.shape))
 
     cls_profile = override(paper, classification__epochs=a.cls_epochs)
-    for arch in a.archs.split(","):
+    jobs = [(arch, None) for arch in a.archs.split(",")] if not a.workers else \
+           [(arch, int(w)) for arch in a.archs.split(",") for w in a.workers.split(",")]
+    for arch, w in jobs:
+        prof = cls_profile if w is None else override(cls_profile, classification__num_workers=w)
+        name = f"classification_{arch}" + ("" if w is None else f"_workers{w}")
         torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
         t0 = time.perf_counter()
-        info = train_fold(arch, "FS-T2WI", 0, images, tuple(mods), split, work/"ckpt", cls_profile, seed=0, quiet=True)
-        step(f"classification_{arch}", seconds=round(time.perf_counter() - t0, 1), n_train=info["n_train"],
+        info = train_fold(arch, "FS-T2WI", 0, images, tuple(mods), split, work/name, prof, seed=0, quiet=True)
+        step(name, seconds=round(time.perf_counter() - t0, 1), n_train=info["n_train"],
              batch=paper.classification.batch_size, params_m=round(count_parameters(make_model(arch, paper)) / 1e6, 2),
              gpu_peak_gib=gpu_peak_gib(), val_auc=round(info["val_auc"], 3),
              **epoch_summary(take_epochs(), paper.classification.epochs))
 
     lines = [f"\n## Paper profile on a GPU ({res['date']})\n",
              f"- machine: {res['machine']}", f"- commit: {res['commit']}",
-             f"- command: `python benchmarks/paper_gpu.py --seg-epochs {a.seg_epochs} --cls-epochs {a.cls_epochs}`", "",
+             f"- command: `python benchmarks/paper_gpu.py {' '.join(sys.argv[1:])}`", "",
              "| step | epochs run | first epoch (s) | steady epoch (s) | full paper schedule (min) | GPU peak (GiB) | other |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for name, s in res["steps"].items():

@@ -177,6 +177,9 @@ class ROIDataset(torch.utils.data.Dataset):
                  transform=None):          # e.g. `roi_augment(seed)`
         self.images, self.labels, self.transform = images, np.asarray(labels, dtype=np.int64), transform
     def __len__(self): return len(self.images)
+    def reseed(self, seed:int):
+        "Give the augmentation its own random state (in each data-loader worker, see `make_learner`)."
+        if self.transform is not None: self.transform.set_random_state(seed=int(seed) % 2**32)
     def __getitem__(self, i):
         x = self.images[i] if self.transform is None else self.transform(self.images[i])
         return convert_to_tensor(x, dtype=torch.float32, track_meta=False), torch.tensor(self.labels[i])
@@ -214,14 +217,18 @@ class KeepBestAUC(TrackerCallback):
         super().after_fit()
         if self.best_state is not None: self.model.load_state_dict(self.best_state)
 
+def _reseed_in_worker(ds:ROIDataset):
+    "Worker start-up: PyTorch gives each worker of each epoch its own seed, drawn from the main process's generator."
+    ds.reseed(torch.initial_seed())
+
 def make_learner(model:nn.Module, x_train, y_train, x_valid, y_valid, # ROIs (N, 1, X, Y, Z) and 0/1 labels
                  profile="cpu", seed:int=0, device=None)->Learner:
     "A fastai `Learner`: augmented training loader, class-balanced loss, AdamW, validation AUC, best-epoch keeping."
     cfg = get_profile(profile).classification
     device = device or choose_device(get_profile(profile).device)
-    bs = cfg.batch_size
-    train = DataLoader(ROIDataset(x_train, y_train, roi_augment(seed)), bs=bs, shuffle=True,
-                       drop_last=len(x_train) > bs, device=device)
+    bs, ds = cfg.batch_size, ROIDataset(x_train, y_train, roi_augment(seed))
+    workers = dict(num_workers=cfg.num_workers, wif=partial(_reseed_in_worker, ds)) if cfg.num_workers else {}
+    train = DataLoader(ds, bs=bs, shuffle=True, drop_last=len(x_train) > bs, device=device, **workers)
     valid = DataLoader(ROIDataset(x_valid, y_valid), bs=2 * bs, device=device)
     return Learner(DataLoaders(train, valid, device=device), model.to(device),
                    loss_func=CrossEntropyLossFlat(weight=class_weights(y_train).to(device)),
@@ -452,11 +459,14 @@ def train_folds_parallel(run_dir,      # the run folder (its split.csv and rois/
     "Train fold models `n_jobs` at a time in separate processes (each writes its checkpoint)."
     from joblib import Parallel, delayed
     from sacroiliitis_dlr.classification import _fold_job  # by reference, also when called from this notebook
+    from joblib.externals.loky import get_reusable_executor
     p = get_profile(profile)
     run = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
-    for i, (name, fold, sec) in enumerate(run(delayed(_fold_job)(str(run_dir), a, m, k, to_dict(p), seed, str(ckpt_dir))
-                                              for a, m, k in jobs)):
-        if not quiet: print(f"[{i + 1}/{len(jobs)}] {name} fold {fold}: {sec:.0f} s", flush=True)
+    try:
+        for i, (name, fold, sec) in enumerate(run(delayed(_fold_job)(str(run_dir), a, m, k, to_dict(p), seed, str(ckpt_dir))
+                                                  for a, m, k in jobs)):
+            if not quiet: print(f"[{i + 1}/{len(jobs)}] {name} fold {fold}: {sec:.0f} s", flush=True)
+    finally: get_reusable_executor().shutdown(wait=True)  # idle loky workers would otherwise live on for 300 s
 
 # %% ../nbs/11_classification.ipynb #846ceb67
 def run_classification_stage(run_dir,            # the run folder (cohort/split.csv and rois/ must exist)

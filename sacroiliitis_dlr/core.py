@@ -70,6 +70,8 @@ class ClassificationConfig:
     num_threads: int = 1             # torch CPU threads while training (0: torch's default); tiny nets gain
                                      # little from more, and oversubscribed cores lose a lot
     n_jobs: int = 2                  # fold models trained at once, in separate processes (1: in this process)
+    num_workers: int = 0             # data-loader worker processes per model, where the augmentation runs
+                                     # (0: in the training process; a GPU needs several to be kept busy)
 
 @dataclass(frozen=True)
 class StackingConfig:
@@ -106,7 +108,7 @@ def _make_profiles():
                                         patch_size=(128, 32, 96), epochs=300, batch_size=2, lr=1e-2),
         roi=ROIConfig(size=(112, 32, 112)),
         classification=ClassificationConfig(width_scale=1.0, first_stride=(2, 2, 2), epochs=100, batch_size=8, lr=1e-3,
-                                            num_threads=0, n_jobs=1),
+                                            num_threads=0, n_jobs=1, num_workers=8),
         device="auto")
     return MappingProxyType({p.name: p for p in (smoke, cpu, paper)})
 
