@@ -377,11 +377,14 @@ import sys, json, time, traceback, papermill as pm
 res = []
 for tpl, out, params in json.loads(sys.stdin.read()):
     t0 = time.monotonic()
-    try:
-        pm.execute_notebook(tpl, out, parameters=params, kernel_name="python3", progress_bar=False, cwd=str(__import__("pathlib").Path(out).parent))
-        res.append(dict(out=out, seconds=time.monotonic() - t0, error=None))
-    except Exception as e:
-        res.append(dict(out=out, seconds=time.monotonic() - t0, error="".join(traceback.format_exception_only(e))[-1500:]))
+    for attempt in range(3):  # a kernel that dies while it starts (seen once in CI under load) is retried
+        try:
+            pm.execute_notebook(tpl, out, parameters=params, kernel_name="python3", progress_bar=False, cwd=str(__import__("pathlib").Path(out).parent))
+            res.append(dict(out=out, seconds=time.monotonic() - t0, error=None)); break
+        except Exception as e:
+            msg = "".join(traceback.format_exception_only(e))[-1500:]
+            if attempt < 2 and ("before replying to kernel_info" in msg or "Kernel didn't respond" in msg): time.sleep(1 + attempt); continue
+            res.append(dict(out=out, seconds=time.monotonic() - t0, error=msg)); break
     print(json.dumps(res[-1]), flush=True)
 """
 
