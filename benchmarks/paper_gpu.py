@@ -17,7 +17,7 @@ and the full paper schedule is extrapolated from the steady epochs. Results go t
 Usage (device machine): python benchmarks/paper_gpu.py --work /tmp/paper --out $OUT [--seg-epochs 3] [--cls-epochs 4]
        data-loader workers: ... --skip-seg --n-patients 200 --archs resnet50 --workers 0,8
 """
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, json, os, platform, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,10 +29,9 @@ from fastai.callback.core import Callback
 
 from sacroiliitis_dlr.core import get_profile, override, init_run, git_commit
 from sacroiliitis_dlr.synthetic import make_cohort
-from sacroiliitis_dlr.data import load_cohort
+from sacroiliitis_dlr.data import load_cohort, read_split
 from sacroiliitis_dlr.segmentation import run_segmentation_stage, run_roi_stage
 from sacroiliitis_dlr.classification import load_rois, train_fold, count_parameters, make_model
-from sacroiliitis_dlr.data import read_split
 from sacroiliitis_dlr.pipeline import run_cohort_stage
 
 
