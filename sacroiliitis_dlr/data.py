@@ -83,6 +83,10 @@ def _check_table(man)->list:
                 try: x = float(v)
                 except (TypeError, ValueError): probs.append(f"patient {p}: {col}: {v!r} is not a number"); continue
                 if not (allowed[0] <= x <= allowed[1]): probs.append(f"patient {p}: {col}: {v!r} out of range {allowed}")
+    if {"age", "symptom_duration"} <= set(man.columns):  # months of symptoms cannot exceed the months lived
+        age, dur = (pd.to_numeric(man[c], errors="coerce") for c in ("age", "symptom_duration"))
+        for p, a, d in zip(pid[dur > 12*age], age[dur > 12*age], dur[dur > 12*age]):
+            probs.append(f"patient {p}: symptom_duration: {d:g} months is longer than the patient's age ({a:g} years)")
     return probs
 
 # %% ../nbs/02_data.ipynb #6a6e9dfb

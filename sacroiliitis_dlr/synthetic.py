@@ -25,6 +25,8 @@ import scipy.fft
 from scipy import stats
 from scipy.special import expit, gammaln, logsumexp
 from .core import atomic_dir, get_profile, save_json, to_dict
+from .data import CLINICAL_RANGES  # the ranges a recorded clinical value must lie in
+
 
 # %% ../nbs/01_synthetic.ipynb #80a8717b
 @dataclass(frozen=True)
@@ -437,11 +439,14 @@ def _write_patient(args):
                 shape="x".join(map(str, r["mask"].shape)))
 
 def clinical_table(lat:pd.DataFrame)->pd.DataFrame:
-    "The clinical columns as recorded: rounded, with CRP/ESR missing where the latent table says so."
-    crp = np.round(np.exp(lat.log_crp), 1).clip(0.1).where(~lat.crp_missing)
-    esr = pd.Series(np.round(np.exp(lat.log_esr)).clip(1), index=lat.index).where(~lat.esr_missing).astype("Int64")
-    return pd.DataFrame(dict(age=np.floor(lat.age).astype(int), sex=lat.sex, hla_b27=lat.hla_b27, crp=crp, esr=esr,
-                             symptom_duration=np.round(lat.symptom_duration).astype(int), ibp=lat.ibp))
+    "The clinical columns as recorded: rounded, clipped to the assays' range and to the patient's age, with CRP/ESR missing where the latent table says so."
+    top = lambda col: CLINICAL_RANGES[col][1][1]  # the highest value an assay reports (and `load_cohort` accepts)
+    crp = np.round(np.exp(lat.log_crp), 1).clip(0.1, top("crp")).where(~lat.crp_missing)
+    esr = pd.Series(np.round(np.exp(lat.log_esr)).clip(1, top("esr")), index=lat.index).where(~lat.esr_missing).astype("Int64")
+    age = np.floor(lat.age).astype(int)
+    duration = np.minimum(np.round(lat.symptom_duration), 12*age).astype(int)  # no symptoms before birth
+    return pd.DataFrame(dict(age=age, sex=lat.sex, hla_b27=lat.hla_b27, crp=crp, esr=esr,
+                             symptom_duration=duration, ibp=lat.ibp))
 
 # %% ../nbs/01_synthetic.ipynb #766fa864
 def make_cohort(out_dir,                   # cohort folder to create
