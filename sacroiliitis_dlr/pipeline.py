@@ -16,8 +16,9 @@ from typing import Callable
 # %% auto #0
 __all__ = ['LEDGER', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'PipelineError', 'Stage', 'default_stages', 'log_line', 'read_ledger',
            'run_stages', 'manifest_path', 'cohort_fingerprint', 'run_cohort_stage', 'run_pipeline', 'load_predictions',
-           'model_metrics', 'delong_table', 'oracle_table', 'calibration_table', 'run_summary_stage', 'templates_dir',
-           'report_plan', 'execute_reports', 'notebooks_to_html', 'run_reports_stage', 'write_index', 'render_reports']
+           'model_metrics', 'delong_table', 'oracle_table', 'oracle_ceiling', 'oracle_gaps', 'calibration_table',
+           'run_summary_stage', 'templates_dir', 'report_plan', 'execute_reports', 'notebooks_to_html',
+           'run_reports_stage', 'write_index', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
 import numpy as np
@@ -298,20 +299,54 @@ def delong_table(preds:pd.DataFrame # long: model, split, label, prob
     return pd.concat(out, ignore_index=True)
 
 # %% ../nbs/30_pipeline.ipynb #616d426a
-def oracle_table(run_dir # the run folder (its config.json names the cohort)
-                )->pd.DataFrame|None:
-    "AUC (95% CI) of each oracle column per cohort, or None when the cohort has no `oracle.csv`."
+def _read_oracle(run_dir)->pd.DataFrame|None:
+    "The cohort's oracle.csv joined to the run's split (patient_id, split, label, oracle_*), or None."
     cfg = load_json(Path(run_dir)/"config.json")
     f = Path(cfg.get("cohort", ""))/"oracle.csv"
     if not cfg.get("cohort") or not f.exists(): return None
+    return pd.read_csv(f, dtype={"patient_id": str}).merge(read_split(run_dir)[["patient_id", "split", "label"]], on="patient_id")
+
+def oracle_table(run_dir # the run folder (its config.json names the cohort)
+                )->pd.DataFrame|None:
+    "AUC (95% CI) of each oracle column per cohort, or None when the cohort has no `oracle.csv`."
+    orc = _read_oracle(run_dir)
+    if orc is None: return None
     from sacroiliitis_dlr import metrics as _m
-    orc = pd.read_csv(f, dtype={"patient_id": str}).merge(read_split(run_dir)[["patient_id", "split", "label"]], on="patient_id")
     rows = []
     for col in [c for c in orc.columns if c.startswith("oracle_")]:
         for cohort in ("train", "test"):
             c = orc[orc.split == cohort]
             auc, lo, hi = _m.auc_ci(c.label.values, c[col].values)
             rows.append(dict(oracle=col.removeprefix("oracle_"), cohort=cohort, n=len(c), auc=auc, auc_lo=lo, auc_hi=hi))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/30_pipeline.ipynb #f54fbdb9
+def oracle_ceiling(model:str,  # a model name of the prediction tables
+                   oracles     # the oracle names a cohort has, e.g. ("imaging", "clinical", "both", "T1WI")
+                  )->str|None:
+    "The oracle a model is compared with: its modality's for a base CNN `<arch>_<modality>`, imaging for the stacks."
+    if model in ("combined", "clinical"): return {"combined": "both", "clinical": "clinical"}[model]
+    if model == "dlr_signature" or model.startswith("stack_"): return "imaging"
+    modality = model.split("_", 1)[-1]
+    return modality if "_" in model and modality in oracles else None
+
+def oracle_gaps(run_dir,              # the run folder (its config.json names the cohort)
+                preds:pd.DataFrame,   # long: model, split, label, prob (`load_predictions`)
+                alpha:float=0.05
+               )->pd.DataFrame|None:
+    "Oracle AUC minus model AUC per model and cohort, with DeLong's paired CI and p; None without `oracle.csv`."
+    orc = _read_oracle(run_dir)
+    if orc is None: return None
+    from sacroiliitis_dlr import metrics as _m
+    names = [c.removeprefix("oracle_") for c in orc.columns if c.startswith("oracle_")]
+    rows = []
+    for (model, cohort), g in preds.groupby(["model", "split"], sort=False):
+        ceiling = oracle_ceiling(model, names)
+        if ceiling is None: continue
+        j = g.merge(orc[["patient_id", f"oracle_{ceiling}"]], on="patient_id", validate="one_to_one")
+        r = _m.delong_test(j.label.values, j[f"oracle_{ceiling}"].values, j.prob.values, alpha=alpha)
+        rows.append(dict(model=model, cohort=cohort, n=len(j), oracle=ceiling, auc=r.auc_b, oracle_auc=r.auc_a,
+                         gap=r.diff, gap_lo=r.diff_ci[0], gap_hi=r.diff_ci[1], p_value=r.p_value))
     return pd.DataFrame(rows)
 
 # %% ../nbs/30_pipeline.ipynb #875f1116
@@ -346,13 +381,13 @@ def run_summary_stage(run_dir,          # the run folder
     if out.exists() and not force: return out
     preds = load_predictions(run_dir)
     met, cuts = model_metrics(preds)
-    dl, cal, orc = delong_table(preds), calibration_table(preds), oracle_table(run_dir)
+    dl, cal, orc, gaps = delong_table(preds), calibration_table(preds), oracle_table(run_dir), oracle_gaps(run_dir, preds)
     with atomic_dir(out, force) as tmp:
         met.to_csv(tmp/"metrics.csv", index=False)
         cuts.to_csv(tmp/"cutoffs.csv", index=False)
         dl.to_csv(tmp/"delong.csv", index=False)
         cal.to_csv(tmp/"calibration.csv", index=False)
-        if orc is not None: orc.to_csv(tmp/"oracle.csv", index=False)
+        if orc is not None: orc.to_csv(tmp/"oracle.csv", index=False); gaps.to_csv(tmp/"oracle_gaps.csv", index=False)
     return out
 
 # %% ../nbs/30_pipeline.ipynb #09d424ba
