@@ -8,7 +8,7 @@ SEED ?= 0
 COHORT ?= data/synthetic
 RUN ?= reports/synthetic-$(PROFILE)
 
-.PHONY: setup test report clean-check export
+.PHONY: setup test report clean-check export readme
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 
 export: setup
 	$(BIN)/nbdev-export
+
+# README.md is generated from nbs/index.ipynb (nbdev-readme needs Quarto, which cannot be installed here).
+readme: setup
+	$(BIN)/python tools/readme.py
 
 # Notebook tests first (nbdev-test runs every notebook's lesson cells), then pytest, whose summary is last.
 # No nbdev-export here: the committed modules are what is tested, and tests/test_foundation.py fails when they

@@ -62,3 +62,9 @@ def test_cli_help_lists_subcommands():
     res = subprocess.run([str(BIN / "sacroiliitis-dlr"), "--help"], capture_output=True, text=True)
     assert res.returncode == 0
     for cmd in ("synth", "validate", "run", "report", "profile"): assert cmd in res.stdout
+
+
+def test_readme_is_generated_from_index():
+    "README.md is what tools/readme.py makes of nbs/index.ipynb (edit the notebook, then `make readme`)."
+    res = subprocess.run([str(BIN / "python"), str(ROOT / "tools" / "readme.py"), "--check"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
