@@ -85,7 +85,8 @@ def _check_table(man)->list:
                 if not (allowed[0] <= x <= allowed[1]): probs.append(f"patient {p}: {col}: {v!r} out of range {allowed}")
     if {"age", "symptom_duration"} <= set(man.columns):  # months of symptoms cannot exceed the months lived
         age, dur = (pd.to_numeric(man[c], errors="coerce") for c in ("age", "symptom_duration"))
-        for p, a, d in zip(pid[dur > 12*age], age[dur > 12*age], dur[dur > 12*age]):
+        long = dur > 12*age
+        for p, a, d in zip(pid[long], age[long], dur[long]):
             probs.append(f"patient {p}: symptom_duration: {d:g} months is longer than the patient's age ({a:g} years)")
     return probs
 

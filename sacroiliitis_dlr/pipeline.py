@@ -325,8 +325,9 @@ def oracle_ceiling(model:str,  # a model name of the prediction tables
                    oracles     # the oracle names a cohort has, e.g. ("imaging", "clinical", "both", "T1WI")
                   )->str|None:
     "The oracle a model is compared with: its modality's for a base CNN `<arch>_<modality>`, imaging for the stacks."
-    if model in ("combined", "clinical"): return {"combined": "both", "clinical": "clinical"}[model]
-    if model == "dlr_signature" or model.startswith("stack_"): return "imaging"
+    final = {"combined": "both", "clinical": "clinical", "dlr_signature": "imaging"}
+    if model in final: return final[model]
+    if model.startswith("stack_"): return "imaging"
     modality = model.split("_", 1)[-1]
     return modality if "_" in model and modality in oracles else None
 
@@ -387,7 +388,9 @@ def run_summary_stage(run_dir,          # the run folder
         cuts.to_csv(tmp/"cutoffs.csv", index=False)
         dl.to_csv(tmp/"delong.csv", index=False)
         cal.to_csv(tmp/"calibration.csv", index=False)
-        if orc is not None: orc.to_csv(tmp/"oracle.csv", index=False); gaps.to_csv(tmp/"oracle_gaps.csv", index=False)
+        if orc is not None:
+            orc.to_csv(tmp/"oracle.csv", index=False)
+            gaps.to_csv(tmp/"oracle_gaps.csv", index=False)
     return out
 
 # %% ../nbs/30_pipeline.ipynb #09d424ba
