@@ -9,16 +9,18 @@ from __future__ import annotations
 import dataclasses, hashlib, json, os, platform, random, shutil, subprocess, tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
 from typing import get_type_hints
 
 # %% auto #0
-__all__ = ['PROFILES', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig', 'Profile',
-           'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash',
-           'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
-           'RunFolderError', 'atomic_dir', 'package_versions', 'git_commit', 'init_run', 'read_run_profile']
+__all__ = ['PROFILES', 'LOCK_FILE', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig',
+           'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json',
+           'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
+           'RunFolderError', 'recover_dir', 'atomic_dir', 'path_inside', 'package_versions', 'git_commit', 'init_run',
+           'read_run_profile', 'check_run_folder', 'run_lock']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -226,25 +228,48 @@ def load_json(path): return json.loads(Path(path).read_text())
 
 # %% ../nbs/00_core.ipynb #8e26138e
 class RunFolderError(Exception):
-    "A run folder or stage folder is missing, incomplete, or would be overwritten."
+    "A run folder or stage folder is missing, incomplete, in use, or would be overwritten."
+
+def recover_dir(path # a folder that `atomic_dir` writes
+               )->Path:
+    "Finish a replacement cut short: the previous folder moved aside comes back, or goes once `path` is in place."
+    path = Path(path)
+    for old in sorted(path.parent.glob(f"{path.name}.old-*")):
+        if path.exists(): shutil.rmtree(old)
+        else: os.replace(old, path)
+    return path
 
 @contextmanager
 def atomic_dir(path,            # the final folder
-               force:bool=False # replace a finished folder of the same name
+               force:bool=False # replace a finished folder of the same name (it stays until the new one is complete)
               ):
     "Yield a temporary folder beside `path`, renamed to `path` when the block succeeds."
-    path = Path(path)
+    path = recover_dir(path)
     if path.exists() and not force:
-        raise RunFolderError(f"{path} exists; pass force=True (CLI: --force) to replace it")
+        raise RunFolderError(f"{path} exists and is kept: a finished folder is replaced only when asked (force=True)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{path.name}.tmp-"))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a finished stage is as readable as any folder
     try:
         yield tmp
-        if path.exists(): shutil.rmtree(path)
+        old = path.with_name(f"{path.name}.old-{tmp.name.rpartition('-')[2]}")
+        if path.exists(): os.replace(path, old)  # aside, whole, until the new folder is in place
         os.replace(tmp, path)
+        if old.exists(): shutil.rmtree(old)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
+
+# %% ../nbs/00_core.ipynb #ecde0e8c
+def path_inside(root,  # the folder that must hold the path
+                *parts # names below it, e.g. a patient's file name
+               )->Path:
+    "`root` joined with `parts`; a `RunFolderError` unless the result lies strictly inside `root`."
+    root = Path(root); path = root.joinpath(*map(str, parts))
+    top, res = root.resolve(), path.resolve()
+    if res == top or not res.is_relative_to(top):
+        name = "/".join(map(str, parts))
+        raise RunFolderError(f"{name[:60]!r}{'...' if len(name) > 60 else ''} would be written outside {root}; refused")
+    return path
 
 # %% ../nbs/00_core.ipynb #c1ac81aa
 _VERSIONED = ("sacroiliitis-dlr", "torch", "monai", "fastai", "numpy", "scipy", "pandas", "scikit-learn",
@@ -274,27 +299,78 @@ def git_commit(path=None # a folder inside the repository (default: this package
     except (OSError, subprocess.CalledProcessError): return None
 
 # %% ../nbs/00_core.ipynb #b82506f2
+def _config_core(profile, seed, extra)->dict:
+    profile = get_profile(profile)
+    return dict(profile=to_dict(profile), seed=int(seed), config_hash=config_hash(profile, int(seed), extra or {}),
+                **(extra or {}))
+
+def _other_configuration(out, old:dict, new:dict)->str:
+    keys = ("profile", "seed", "cohort", "manifest_sha256", "predictors")
+    diff = [k for k in keys if old.get(k) != new.get(k)]
+    show = lambda k, c: c.get(k, {}).get("name") if k == "profile" and c.get(k) else c.get(k)
+    what = ", ".join(f"{k} {show(k, old)!r} -> {show(k, new)!r}" for k in diff if k != "manifest_sha256")
+    if "manifest_sha256" in diff: what += (", " if what else "") + "the manifest changed"
+    return (f"{out} holds a run with another configuration ({what or 'settings differ'}); it is kept. Choose a new "
+            f"--out for this run, or pass --replace to replace that run stage by stage")
+
 def init_run(out,                   # the run folder
              profile="cpu",         # a `Profile` or a built-in profile's name
              seed:int=0,            # the run's one seed
-             force:bool=False,      # start afresh even if `out` holds a run with another configuration
+             force:bool=False,      # take over a run folder of another configuration (its stages stay until replaced)
              extra:dict|None=None   # more JSON-able facts for config.json (e.g. the cohort path)
             )->Path:
     "Create (or reopen, when the configuration matches) the run folder `out` with its `config.json`."
-    out, profile = Path(out), get_profile(profile)
-    cfg_file = out/"config.json"
-    cfg = dict(profile=to_dict(profile), seed=int(seed), config_hash=config_hash(profile, int(seed), extra or {}),
-               versions=package_versions(), git_commit=git_commit(), **(extra or {}))
+    out = Path(out); cfg_file = out/"config.json"
+    if out.exists() and not out.is_dir(): raise RunFolderError(f"{out} is a file, not a folder: give a folder for the run")
+    cfg = _config_core(profile, seed, extra)
     if cfg_file.exists():
         old = load_json(cfg_file)
         if old.get("config_hash") == cfg["config_hash"]: return out
-        if not force: raise RunFolderError(f"{out} holds a run with another configuration (profile "
-                                           f"{old['profile']['name']!r}, seed {old['seed']}); use a new folder or force=True")
-        shutil.rmtree(out)
+        if not force: raise RunFolderError(_other_configuration(out, old, cfg))
     out.mkdir(parents=True, exist_ok=True)
-    save_json(cfg_file, cfg)
+    save_json(cfg_file, dict(cfg, versions=package_versions(), git_commit=git_commit()))
     return out
 
 def read_run_profile(run_dir)->Profile:
     "The `Profile` a run folder was made with."
     return from_dict(Profile, load_json(Path(run_dir)/"config.json")["profile"])
+
+# %% ../nbs/00_core.ipynb #f23059da
+LOCK_FILE = ".lock"  # in the run folder; `run_lock` holds it with fcntl while a run writes there
+
+def check_run_folder(out,                 # the run folder asked for
+                     profile=None,        # the run's profile (None: the configuration is not compared)
+                     seed:int=0,
+                     extra:dict|None=None,
+                     force:bool=False     # accept a run of another configuration (it will be replaced stage by stage)
+                    )->dict|None:
+    "The `config.json` of the run in `out`, or None when `out` is absent or empty; refuses anything else."
+    out = Path(out); cfg_file = out/"config.json"
+    if out.exists() and not out.is_dir(): raise RunFolderError(f"{out} is a file, not a folder: give --out a new or empty folder")
+    if not cfg_file.is_file():
+        if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()):
+            raise RunFolderError(f"{out} is not empty and holds no sacroiliitis-dlr run (no config.json): give --out a new "
+                                 f"or empty folder (the package writes only into run folders it made)")
+        return None
+    try: old = load_json(cfg_file)
+    except (OSError, ValueError) as e: raise RunFolderError(f"{cfg_file} is unreadable ({type(e).__name__}): move the folder away") from None
+    if profile is not None and not force:
+        new = _config_core(profile, seed, extra)
+        if old.get("config_hash") != new["config_hash"]: raise RunFolderError(_other_configuration(out, old, new))
+    return old
+
+# %% ../nbs/00_core.ipynb #51e2fed4
+@contextmanager
+def run_lock(run_dir # the run folder (created if absent)
+            ):
+    "Hold the run folder's lock for the block; `RunFolderError` when another process holds it."
+    import fcntl
+    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir/LOCK_FILE, "a+") as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0); holder = f.read().strip() or "another process"
+            raise RunFolderError(f"{run_dir} is in use by another run ({holder}); wait until it has ended, "
+                                 f"or give another --out") from None
+        f.seek(0); f.truncate(); f.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ}\n"); f.flush()
+        yield run_dir

@@ -6,22 +6,23 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #7021f482
 from __future__ import annotations
-import hashlib, os
+import hashlib, os, re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CLINICAL_RANGES', 'NORMALISATION', 'CohortError', 'Cohort', 'grid_mismatch_mm', 'load_cohort', 'PatientImages',
-           'to_ras', 'resample_to', 'normalise_intensity', 'load_patient', 'split_cohort', 'PatientDataset',
-           'cache_cohort', 'validation_summary', 'read_split']
+__all__ = ['CLINICAL_RANGES', 'ID_RULE', 'NORMALISATION', 'CohortError', 'Cohort', 'unsafe_id', 'identifier_reason',
+           'min_per_class', 'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras', 'resample_to',
+           'normalise_intensity', 'load_patient', 'split_cohort', 'PatientDataset', 'cache_cohort',
+           'validation_summary', 'read_split']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
 import pandas as pd
 import nibabel as nib
 from scipy import ndimage
-from .core import atomic_path
+from .core import atomic_path, get_profile, path_inside
 
 # %% ../nbs/02_data.ipynb #2ffd3463
 class CohortError(ValueError):
@@ -41,13 +42,55 @@ _STRUCTURAL = ("patient_id", "label", "scanner", "mask")
 class Cohort:
     "A validated cohort: the manifest with absolute paths, its modalities and clinical columns."
     root: Path              # folder of the manifest
-    manifest: pd.DataFrame  # one row per patient, path columns absolute
+    manifest: pd.DataFrame  # one row per patient: structural, image and predictor columns only, paths absolute
     modalities: tuple       # from the image_<modality> columns, in column order
-    clinical_columns: tuple # every column that is neither structural nor a path
+    clinical_columns: tuple # the declared predictors: documented clinical columns present, then `predictors=`
 
     def __len__(self): return len(self.manifest)
     def __repr__(self): return (f"Cohort({self.root}, {len(self)} patients, {int(self.manifest.label.sum())} positive, "
                                 f"modalities={self.modalities})")
+
+# %% ../nbs/02_data.ipynb #04a3aa37
+ID_RULE = "1-64 letters, digits, '-', '_' or '.', starting with a letter or digit, no '..'"
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+def unsafe_id(pid # a manifest's patient_id cell
+             )->str|None:
+    "Why `pid` cannot be a patient ID (it becomes a file name), or None when it is safe."
+    if pid is None or (isinstance(pid, float) and np.isnan(pid)) or not str(pid).strip(): return "missing"
+    s = str(pid)
+    if len(s) > 64: return f"{len(s)} characters; an ID has {ID_RULE}"
+    if ".." in s or not _SAFE_ID.fullmatch(s): return f"not a safe file name; an ID has {ID_RULE}"
+    return None
+
+def _show_id(pid)->str:
+    s = str(pid)
+    return repr(s if len(s) <= 24 else s[:20] + "...")
+
+# %% ../nbs/02_data.ipynb #e5a61f04
+_IDENT_PARTS = ("name", "birth", "mrn", "accession", "ssn", "address", "phone", "email", "record", "insurance", "passport")
+_IDENT_WORDS = {"dob", "id", "uid", "date", "notes", "note", "comment", "comments", "remarks", "text", "zip", "city",
+                "nhs", "initials", "postcode", "contact", "mobile"}
+
+def identifier_reason(name,  # a column name
+                      values # its values
+                     )->str|None:
+    "Why a column looks like an identifier (names, dates, record numbers, free text), or None; quotes no value."
+    low = str(name).lower()
+    if low.startswith("unnamed:"): return None if pd.Series(values).isna().all() else "a column without a header"
+    hit = next((p for p in _IDENT_PARTS if p in low), None) or next(iter(sorted(set(re.split(r"[^a-z0-9]+", low)) & _IDENT_WORDS)), None)
+    if hit: return f"its name has {hit!r}"
+    s = pd.Series(values).dropna()
+    if s.empty: return None
+    num = pd.to_numeric(s, errors="coerce")
+    if num.notna().all():
+        whole = (num == num.round()).all() and num.abs().min() >= 10_000
+        return "unique whole numbers of five or more digits, like record numbers" if whole and s.is_unique and len(s) >= 5 else None
+    txt = s.astype(str).str.strip()
+    if txt.str.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?").mean() > 0.5: return "its values are dates"
+    if txt.str.contains(r"\S\s+\S+\s+\S").any() or txt.str.len().max() > 40: return "free text"
+    if len(s) >= 5 and txt.nunique() > 0.5*len(s): return "mostly distinct text values, like names or codes"
+    return None
 
 # %% ../nbs/02_data.ipynb #9ace5da2
 def _read_manifest(path):
@@ -55,21 +98,46 @@ def _read_manifest(path):
     if path.is_dir(): path = path/"manifest.csv"
     if not path.exists(): raise CohortError([f"manifest: file not found: {path}"], str(path))
     try: man = pd.read_csv(path, dtype={"patient_id": str, "scanner": str, "sex": str}, keep_default_na=True)
-    except Exception as e: raise CohortError([f"manifest: unreadable ({e})"], str(path))
+    except Exception as e: raise CohortError([f"manifest: unreadable ({type(e).__name__})"], str(path))
     return path, man
 
-def _check_table(man)->list:
+def _check_ids(man)->list:
+    "Unsafe, missing and duplicate patient IDs (duplicates compared ignoring case), each row named once."
+    probs = [f"row {i + 2}: patient_id{'' if why == 'missing' else ' ' + _show_id(v)}: {why}"
+             for i, v in enumerate(man.patient_id) if (why := unsafe_id(v))]
+    ids = man.patient_id.dropna().astype(str); folded = ids.str.casefold()
+    for key in folded[folded.duplicated()].unique():
+        same = sorted(set(ids[folded == key]))
+        probs.append(f"patient {same[0]}: patient_id: duplicate ID ({int((folded == key).sum())} rows"
+                     + (f"; IDs are compared ignoring case: {', '.join(map(_show_id, same))})" if len(same) > 1 else ")"))
+    return probs
+
+def _check_columns(man, predictors)->list:
+    "Identifier-like columns (named, never quoted) and declared predictors that are not usable columns."
+    probs = []
+    for p in predictors:
+        if p in _STRUCTURAL or p.startswith("image_"): probs.append(f"predictor {p!r}: a structural column, not a clinical predictor")
+        elif p not in man.columns: probs.append(f"predictor {p!r}: no such column in the manifest")
+    for c in man.columns:
+        if c in _STRUCTURAL or c in CLINICAL_RANGES or str(c).startswith("image_"): continue
+        why = identifier_reason(c, man[c])
+        if why: probs.append(f"column {c!r}: looks like an identifier ({why}); remove it from the manifest "
+                             f"(only the pseudonymous patient_id may identify a patient)")
+    return probs
+
+def _check_table(man, predictors=())->list:
     "Problems in the manifest's columns and values (no files opened)."
     probs = []
     for c in ("patient_id", "label", "scanner"):
         if c not in man.columns: probs.append(f"manifest: required column {c!r} is missing")
     if not any(c.startswith("image_") for c in man.columns):
         probs.append("manifest: no image column (expected image_<modality>, e.g. image_T1WI)")
+    probs += _check_columns(man, predictors)
     if "patient_id" not in man.columns: return probs
+    probs += _check_ids(man)
     pid = man.patient_id.fillna("<missing id>").astype(str)
-    for p in pid[pid.duplicated(keep="first")].unique(): probs.append(f"patient {p}: patient_id: duplicate ID ({(pid == p).sum()} rows)")
     if "label" in man.columns:
-        ok = man.label.isin([0, 1])
+        ok = pd.to_numeric(man.label, errors="coerce").isin([0, 1])
         for p, v in zip(pid[~ok], man.label[~ok]): probs.append(f"patient {p}: label: {v!r} is not 0 or 1")
     for col, (kind, allowed, may_miss) in CLINICAL_RANGES.items():
         if col not in man.columns: continue
@@ -90,10 +158,39 @@ def _check_table(man)->list:
             probs.append(f"patient {p}: symptom_duration: {d:g} months is longer than the patient's age ({a:g} years)")
     return probs
 
+# %% ../nbs/02_data.ipynb #4f2b0856
+def min_per_class(test_size:float=0.2, # held-out test fraction
+                  n_folds:int=5        # cross-validation folds of the training cohort
+                 )->int:
+    "Patients each label needs: one in the test split, and `n_folds` in training with one to spare for rounding."
+    return max(2, int(np.ceil(1/test_size)), int(np.ceil((n_folds + 1)/(1 - test_size))))
+
+def _check_size(man, cfg)->list:
+    "Whether the cohort can be split as `cfg` (a `CohortConfig`) asks: not empty, both labels, enough of each."
+    if len(man) == 0: return ["manifest: no patients (the table has a header and no rows)"]
+    if "label" not in man.columns: return []
+    y = pd.to_numeric(man.label, errors="coerce")
+    n = {k: int((y == k).sum()) for k in (0, 1)}
+    if min(n.values()) == 0:
+        return [f"label: every valid label is {max(n, key=n.get)} ({max(n.values())} patients); the models need patients of both labels (0 and 1)"]
+    need = min_per_class(cfg.test_size, cfg.n_folds)
+    short = [f"{c} with label {k}" for k, c in n.items() if c < need]
+    if not short: return []
+    return [f"label: too few patients to split ({', '.join(short)}): a test split of {cfg.test_size:g} (profile cohort.test_size) "
+            f"and {cfg.n_folds} folds (cohort.n_folds) need at least {need} patients of each label"]
+
 # %% ../nbs/02_data.ipynb #6a6e9dfb
 def _load_nifti(path):
     img = nib.load(str(path))
     return img, np.asanyarray(img.dataobj)
+
+def _affine_problem(affine)->str|None:
+    "'non-finite' or 'singular' when the voxel-to-world matrix cannot place the image, else None."
+    a = np.asarray(affine, dtype=float)
+    if not np.isfinite(a).all(): return "non-finite"
+    norms = np.sqrt((a[:3, :3]**2).sum(0))
+    if norms.min() == 0 or abs(np.linalg.det(a[:3, :3]))/np.prod(norms) < 1e-6: return "singular"
+    return None
 
 def _check_patient(row, modalities, root, tol_mm)->list:
     "Problems in one patient's files."
@@ -109,9 +206,17 @@ def _check_patient(row, modalities, root, tol_mm)->list:
         try: img, data = _load_nifti(f)
         except Exception as e: probs.append(f"patient {pid}: {col}: unreadable NIfTI {rel} ({type(e).__name__}: {e})"); continue
         if data.ndim != 3: probs.append(f"patient {pid}: {col}: {rel} is {data.ndim}-D {data.shape}, expected 3-D"); continue
+        bad = _affine_problem(img.affine)
+        if bad: probs.append(f"patient {pid}: {col}: {rel} has a {bad} affine (the header's voxel-to-world matrix); "
+                             f"fix its sform/qform"); continue
         if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
             probs.append(f"patient {pid}: {col}: {rel} has {int((~np.isfinite(data)).sum())} NaN or infinite voxels")
-        if col == "mask" and not (data > 0).any(): probs.append(f"patient {pid}: mask: {rel} is empty (no voxel > 0)")
+        if col == "mask":
+            vals = np.unique(data[np.isfinite(data)]) if np.issubdtype(data.dtype, np.floating) else np.unique(data)
+            odd = vals[(vals != 0) & (vals != 1)]
+            if len(odd): probs.append(f"patient {pid}: mask: {rel} has values other than 0 and 1 "
+                                      f"({', '.join(f'{v:g}' for v in odd[:5])}{', ...' if len(odd) > 5 else ''}); a mask is 1 inside the SIJ, 0 outside")
+            elif not (data > 0).any(): probs.append(f"patient {pid}: mask: {rel} is empty (no voxel > 0)")
         if ref is None: ref = (col, data.shape, img.affine); continue
         gap = grid_mismatch_mm(img.affine, data.shape, ref[2], ref[1])
         tol = max(tol_mm, 0.5*max(_voxel_mm(img.affine).max(), _voxel_mm(ref[2]).max()))
@@ -130,26 +235,29 @@ def grid_mismatch_mm(affine_a, shape_a, affine_b, shape_b)->float:
     return float(np.abs(box(affine_a, shape_a) - box(affine_b, shape_b)).max())
 
 # %% ../nbs/02_data.ipynb #584117c4
-def load_cohort(path,                 # manifest.csv or the folder holding it
+def load_cohort(path,                  # manifest.csv or the folder holding it
                 check_files:bool=True, # open every NIfTI (False: check the table only)
                 tol_mm:float=1.0,      # grids whose fields of view differ by more (mm; at least half a voxel) do not match
-                n_threads:int=2
+                n_threads:int=2,
+                predictors=(),         # clinical columns to use besides the documented ones (CLI: --predictor)
+                profile=None           # the run's `Profile` or name: check there are enough patients for its split
                )->Cohort:
     "Read and validate a cohort; raises `CohortError` listing every problem."
     path, man = _read_manifest(path)
-    root = path.parent
-    probs = _check_table(man)
+    root, predictors = path.parent, tuple(dict.fromkeys(map(str, predictors)))
+    probs = _check_table(man, predictors)
+    if profile is not None: probs += _check_size(man, get_profile(profile).cohort)
     modalities = tuple(c[len("image_"):] for c in man.columns if c.startswith("image_"))
     if check_files and "patient_id" in man.columns and modalities:
         rows = [r for _, r in man.iterrows()]
         with ThreadPoolExecutor(n_threads) as ex:
             for p in ex.map(lambda r: _check_patient(r, modalities, root, tol_mm), rows): probs += p
     if probs: raise CohortError(probs, str(path))
-    man = man.copy()
+    clinical = tuple(c for c in man.columns if c in CLINICAL_RANGES) + tuple(p for p in predictors if p not in CLINICAL_RANGES)
+    man = man[[c for c in man.columns if c in _STRUCTURAL or c.startswith("image_")] + list(clinical)].copy()  # the rest stays home
     for c in [f"image_{m}" for m in modalities] + (["mask"] if "mask" in man.columns else []):
         man[c] = [None if pd.isna(v) or str(v).strip() == "" else str((root/str(v)).resolve()) for v in man[c]]
-    man["label"] = man.label.astype(int)
-    clinical = tuple(c for c in man.columns if c not in _STRUCTURAL and not c.startswith("image_"))
+    man["label"] = pd.to_numeric(man.label).astype(int)
     return Cohort(root=root.resolve(), manifest=man.reset_index(drop=True), modalities=modalities, clinical_columns=clinical)
 
 # %% ../nbs/02_data.ipynb #6f720e3b
@@ -217,7 +325,7 @@ def load_patient(cohort:Cohort,   # from `load_cohort`
     if len(rows) != 1: raise CohortError([f"patient {patient_id}: not in the cohort ({len(rows)} rows)"], str(cohort.root))
     row = rows.iloc[0]
     if cache_dir is None: return _harmonise(row, cohort.modalities)
-    f = Path(cache_dir)/f"{patient_id}-{_cache_key(row, cohort.modalities)}.npz"
+    f = path_inside(cache_dir, f"{patient_id}-{_cache_key(row, cohort.modalities)}.npz")  # whatever the ID, inside
     if f.exists():
         z = np.load(f)
         return PatientImages(str(patient_id), z["image"], z["mask"] if z["has_mask"] else None, z["affine"])
