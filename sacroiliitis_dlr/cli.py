@@ -6,7 +6,8 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/cli.html.md"""
 
 # %% ../nbs/40_cli.ipynb #2d33464f
 from __future__ import annotations
-import argparse, sys
+import argparse, sys, traceback
+from datetime import datetime, timezone
 from pathlib import Path
 from .core import PROFILES, get_profile, profile_to_json
 
@@ -28,35 +29,29 @@ def _cmd_synth(args):
     return 0
 
 def _cmd_validate(args):
-    "Validate a cohort manifest; non-zero exit when it has problems."
-    from sacroiliitis_dlr.data import load_cohort, CohortError
-    try: cohort = load_cohort(args.manifest)
-    except CohortError as e:
-        print(str(e), file=sys.stderr)
-        return 1
-    print(f"{args.manifest}: {len(cohort.manifest)} patients, no problems found")
+    "Validate a cohort manifest for a run at `--profile`; a `CohortError` (non-zero exit) lists every problem."
+    import pandas as pd
+    from sacroiliitis_dlr.data import load_cohort
+    cohort = load_cohort(args.manifest, predictors=args.predictor, profile=args.profile)
+    m, path = cohort.manifest, Path(args.manifest)
+    ignored = [c for c in pd.read_csv(path/"manifest.csv" if path.is_dir() else path, nrows=0).columns if c not in m.columns]
+    print(f"{args.manifest}: {len(m)} patients ({int(m.label.sum())} with label 1), modalities {', '.join(cohort.modalities)}; "
+          f"predictors: {', '.join(cohort.clinical_columns) or 'none'}"
+          + (f"; ignored columns: {', '.join(ignored)}" if ignored else "") + "; no problems found")
     return 0
 
 def _cmd_run(args):
     "Run the pipeline's stages into a run folder; a cohort with problems stops it, with the validation report."
-    from sacroiliitis_dlr.pipeline import run_pipeline, PipelineError
-    from sacroiliitis_dlr.core import RunFolderError
-    from sacroiliitis_dlr.data import CohortError
+    from sacroiliitis_dlr.pipeline import run_pipeline
     stages = args.stages.split(",") if args.stages else None
-    try: run_pipeline(args.cohort, args.out, profile=args.profile, seed=args.seed, stages=stages, force=args.force,
-                      quiet=args.quiet, reports=not args.no_reports)
-    except (CohortError, RunFolderError, PipelineError) as e:
-        print(f"sacroiliitis-dlr run: stopped.\n{e}", file=sys.stderr)
-        return 1
+    run_pipeline(args.cohort, args.out, profile=args.profile, seed=args.seed, stages=stages, force=args.force,
+                 quiet=args.quiet, reports=not args.no_reports, replace=args.replace, predictors=args.predictor)
     return 0
 
 def _cmd_report(args):
     "Re-execute the report notebooks of a finished run."
-    from sacroiliitis_dlr.pipeline import render_reports, PipelineError
-    try: render_reports(args.run_dir)
-    except PipelineError as e:
-        print(f"sacroiliitis-dlr report: {e}", file=sys.stderr)
-        return 1
+    from sacroiliitis_dlr.pipeline import render_reports
+    render_reports(args.run_dir)
     return 0
 
 # %% ../nbs/40_cli.ipynb #cb91ed0a
@@ -64,8 +59,13 @@ def build_parser()->argparse.ArgumentParser:
     "The `sacroiliitis-dlr` argument parser with all its subcommands."
     p = argparse.ArgumentParser(prog="sacroiliitis-dlr",
         description="Deep-learning radiomics for axSpA-related sacroiliitis on sacroiliac-joint MRI.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    s = sub.add_parser("synth", help="write the synthetic multimodal SIJ MRI cohort (NIfTI + manifest.csv + oracle.csv)")
+    add = lambda name, **kw: sub.add_parser(name, parents=[common], **kw)
+    predictor = dict(action="append", default=[], metavar="NAME",
+                     help="a manifest column to use as a clinical predictor besides the documented ones (repeatable)")
+    s = add("synth", help="write the synthetic multimodal SIJ MRI cohort (NIfTI + manifest.csv + oracle.csv)")
     s.add_argument("--out", required=True, help="cohort folder to write")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="image scale and default size")
@@ -73,30 +73,70 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--n-positive", type=int, help="default: the profile's (288 for cpu/paper)")
     s.add_argument("--force", action="store_true", help="overwrite an existing cohort folder")
     s.set_defaults(func=_cmd_synth)
-    s = sub.add_parser("validate", help="check a cohort's manifest.csv and images; list every problem")
-    s.add_argument("manifest", help="path to manifest.csv")
+    s = add("validate", help="check a cohort's manifest.csv and images for a run; list every problem")
+    s.add_argument("manifest", help="path to manifest.csv (or the cohort folder)")
+    s.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="the run's profile (its split needs enough patients)")
+    s.add_argument("--predictor", **predictor)
     s.set_defaults(func=_cmd_validate)
-    s = sub.add_parser("run", help="run the pipeline (segmentation -> CNNs -> stacking -> combined -> reports)")
+    s = add("run", help="run the pipeline (segmentation -> CNNs -> stacking -> combined -> reports)")
     s.add_argument("--cohort", required=True, help="cohort folder (holding manifest.csv) or the manifest itself")
-    s.add_argument("--out", required=True, help="run folder")
+    s.add_argument("--out", required=True, help="run folder: new, empty, or a run of this package")
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--predictor", **predictor)
     s.add_argument("--stages", help="comma-separated subset of stages (default: all)")
-    s.add_argument("--force", action="store_true", help="rerun stages whose outputs exist")
+    s.add_argument("--force", action="store_true",
+                   help="rerun the stages of this run (same configuration); each stage's folder stays until its new one is complete")
+    s.add_argument("--replace", action="store_true",
+                   help="--out holds a run of another configuration (profile, seed, cohort, predictors): replace it stage by stage")
     s.add_argument("--quiet", action="store_true", help="no progress bars (batch runs)")
     s.add_argument("--no-reports", action="store_true", help="skip executing the report notebooks")
     s.set_defaults(func=_cmd_run)
-    s = sub.add_parser("report", help="re-execute the report notebooks of a run folder with papermill")
+    s = add("report", help="re-execute the report notebooks of a run folder with papermill")
     s.add_argument("run_dir", help="run folder")
     s.set_defaults(func=_cmd_report)
-    s = sub.add_parser("profile", help="print a built-in profile as JSON")
+    s = add("profile", help="print a built-in profile as JSON")
     s.add_argument("name", choices=sorted(PROFILES))
     s.set_defaults(func=_cmd_profile)
     return p
+
+# %% ../nbs/40_cli.ipynb #906a2d41
+def _run_folder(args)->Path|None:
+    "The package's run folder the command writes to, if any (for the traceback)."
+    d = getattr(args, "out", None) if args.command == "run" else getattr(args, "run_dir", None)
+    return Path(d) if d and (Path(d)/"config.json").is_file() else None
+
+def _cause(e:BaseException)->str:
+    "The package's own errors say what happened and what to do; anything else is named by its type."
+    msg = str(e).strip()
+    if type(e).__module__.startswith("sacroiliitis_dlr"): return msg or type(e).__name__
+    first = msg.splitlines()[0][:300] if msg else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+def _report_failure(args, e:BaseException)->int:
+    "Print the one-line message for `e`; keep its traceback in the run's pipeline.log."
+    stage, run = getattr(e, "pipeline_stage", None), _run_folder(args)
+    where = f"stage {stage}: " if stage else ""
+    hint = ""
+    if run is not None:
+        with open(run/"pipeline.log", "a") as f:
+            f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} [{args.command}] {type(e).__name__}\n"
+                    + "".join(traceback.format_exception(e)))
+        hint = f"\n(the traceback is in {run/'pipeline.log'}; --debug shows it)"
+    if isinstance(e, KeyboardInterrupt):
+        print(f"sacroiliitis-dlr {args.command}: interrupted{' in stage ' + stage if stage else ''}; "
+              + ("finished stages are kept, and the same command resumes the run" if args.command == "run" else "nothing was changed"),
+              file=sys.stderr)
+        return 130
+    print(f"sacroiliitis-dlr {args.command}: {where}{_cause(e)}{hint}", file=sys.stderr)
+    return 1
 
 # %% ../nbs/40_cli.ipynb #002f611e
 def main(argv:list|None=None # arguments (default: `sys.argv[1:]`)
         )->int:
     "Entry point of the `sacroiliitis-dlr` console script."
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try: return args.func(args)
+    except (Exception, KeyboardInterrupt) as e:
+        if args.debug: raise
+        return _report_failure(args, e)

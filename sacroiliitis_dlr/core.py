@@ -19,8 +19,8 @@ from typing import get_type_hints
 __all__ = ['PROFILES', 'LOCK_FILE', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig',
            'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json',
            'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
-           'RunFolderError', 'recover_dir', 'atomic_dir', 'path_inside', 'package_versions', 'git_commit', 'init_run',
-           'read_run_profile', 'check_run_folder', 'run_lock']
+           'RunFolderError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside', 'package_versions',
+           'git_commit', 'init_run', 'read_run_profile', 'check_run_folder', 'run_lock']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -238,6 +238,12 @@ def recover_dir(path # a folder that `atomic_dir` writes
         if path.exists(): shutil.rmtree(old)
         else: os.replace(old, path)
     return path
+
+def folder_files(folder # a folder
+                )->list:
+    "The files under `folder`, as sorted relative paths (what a stage wrote, recorded by the pipeline's ledger)."
+    folder = Path(folder)
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
 
 @contextmanager
 def atomic_dir(path,            # the final folder
