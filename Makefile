@@ -8,7 +8,7 @@ SEED ?= 0
 COHORT ?= data/synthetic
 RUN ?= reports/synthetic-$(PROFILE)
 
-.PHONY: setup test report clean-check export readme
+.PHONY: setup test report clean-check export readme notebooks
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,14 @@ $(VENV)/.installed: pyproject.toml
 
 export: setup
 	$(BIN)/nbdev-export
+
+# Re-execute every library notebook and keep its outputs, so that a reader sees them on GitHub and in the docs
+# (nbdev-clean keeps outputs). Cells flagged `#| slow` keep the outputs of their last full run; rerun them too with
+# `make notebooks FLAGS=slow`. The report templates in nbs/reports/ are not executed here.
+FLAGS ?=
+notebooks: setup
+	$(BIN)/nbdev-test --n-workers 2 --save $(if $(FLAGS),--flags "$(FLAGS)")
+	$(BIN)/nbdev-clean
 
 # README.md is generated from nbs/index.ipynb (nbdev-readme needs Quarto, which cannot be installed here).
 readme: setup

@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/pipeline.html.md"""
 
 # %% ../nbs/30_pipeline.ipynb #9b26dcc4
 from __future__ import annotations
-import hashlib, html, importlib, json, os, shutil, subprocess, sys, time, uuid
+import base64, copy, hashlib, html, importlib, json, os, shutil, subprocess, sys, time, uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LEDGER', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'PipelineError', 'Stage', 'default_stages', 'log_line', 'read_ledger',
-           'run_stages', 'manifest_path', 'cohort_fingerprint', 'run_cohort_stage', 'run_pipeline', 'load_predictions',
-           'model_metrics', 'delong_table', 'oracle_table', 'oracle_ceiling', 'oracle_gaps', 'calibration_table',
-           'run_summary_stage', 'templates_dir', 'report_plan', 'execute_reports', 'notebooks_to_html',
-           'run_reports_stage', 'write_index', 'render_reports']
+__all__ = ['LEDGER', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'FINAL_MODELS', 'PipelineError', 'Stage', 'default_stages',
+           'log_line', 'read_ledger', 'run_stages', 'manifest_path', 'cohort_fingerprint', 'run_cohort_stage',
+           'run_pipeline', 'load_predictions', 'model_metrics', 'delong_table', 'oracle_table', 'oracle_ceiling',
+           'oracle_gaps', 'calibration_table', 'run_summary_stage', 'paper_table', 'templates_dir', 'report_plan',
+           'execute_reports', 'notebooks_to_html', 'run_reports_stage', 'chromium', 'screenshot', 'screenshot_pages',
+           'write_index', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
 import numpy as np
@@ -94,19 +95,24 @@ def _save_ledger(run_dir, led): save_json(Path(run_dir)/LEDGER, led)
 def _now(): return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 # %% ../nbs/30_pipeline.ipynb #71576441
-def _decide(st, run_dir, led, force, rerun, tokens):
+def _decide(st, run_dir, led, force, rerun, tokens, config=None):
     "Why `st` must run, or None when its outputs can be trusted."
     rec, exists = led["stages"].get(st.name), (Path(run_dir)/st.folder).exists()
+    if exists and rec is None:  # never adopted, never replaced: the package did not write it
+        raise PipelineError(f"stage {st.name!r}: {Path(run_dir)/st.folder} exists but the ledger has no record of the "
+                            f"package writing it; move it out of the run folder, then rerun")
     if force: return "forced"
     if not exists: return "no outputs yet"
-    if rec is None: return None
     if rec.get("state") != "done": return f"previous attempt {rec.get('state')}"
+    if rec.get("config") not in (None, config): return "made with another configuration"
     if any(n in rerun for n in st.needs): return f"inputs rerun ({', '.join(n for n in st.needs if n in rerun)})"
     if rec.get("inputs", {}) != {n: tokens.get(n) for n in st.needs}: return "inputs changed"
     return None
 
 def _clear_tmp(run_dir, st):
+    from sacroiliitis_dlr.core import recover_dir
     for p in Path(run_dir).glob(f"{Path(st.folder).name}.tmp-*"): shutil.rmtree(p, ignore_errors=True)
+    recover_dir(Path(run_dir)/st.folder)  # a replacement killed between its two renames
 
 # %% ../nbs/30_pipeline.ipynb #b240a3e0
 def run_stages(run_dir,                 # the run folder (made by `core.init_run`)
@@ -120,6 +126,7 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
                t0:float|None=None       # `time.monotonic()` when the run began (for the elapsed times)
               )->dict:
     "Run the stages of `registry` in order, skipping those whose outputs are up to date; returns {stage: action}."
+    from sacroiliitis_dlr.core import folder_files
     run_dir, profile, t0 = Path(run_dir), get_profile(profile), t0 or time.monotonic()
     names = [s.name for s in registry]
     chosen = names if stages is None else list(stages)
@@ -127,30 +134,37 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
     if unknown: raise PipelineError(f"unknown stage(s) {unknown}; the stages are {names}")
     by_name, led, actions, rerun = {s.name: s for s in registry}, read_ledger(run_dir), {}, set()
     get_cohort = cohort if callable(cohort) else (lambda: cohort)
-    loaded = []
+    loaded, cfg = [], run_dir/"config.json"
+    config = load_json(cfg).get("config_hash") if cfg.exists() else None  # each record says which configuration made it
     for i, st in enumerate(registry, 1):
         if st.name not in chosen: actions[st.name] = "not selected"; continue
         _clear_tmp(run_dir, st)
         tokens = {n: r.get("token") for n, r in led["stages"].items() if r.get("state") == "done"}
-        why = _decide(st, run_dir, led, force, rerun, tokens)
+        why = _decide(st, run_dir, led, force, rerun, tokens, config)
         head = f"{i}/{len(registry)} {st.name}"
         if why is None:
-            if st.name not in led["stages"]:  # adopt a folder written outside the runner
-                led["stages"][st.name] = dict(state="done", token=uuid.uuid4().hex, finished=_now(), adopted=True,
-                                              inputs={n: tokens.get(n) for n in st.needs})
-                _save_ledger(run_dir, led)
             log_line(run_dir, t0, f"{head}: skipped (outputs up to date in {st.folder}/)")
             actions[st.name] = "skipped"; continue
         missing = [n for n in st.needs if n in by_name and not (run_dir/by_name[n].folder).exists()]
         if missing: raise PipelineError(f"stage {st.name!r} needs the outputs of {missing} "
                                         f"({[by_name[n].folder for n in missing]}); run those stages first")
+        known = (led["stages"].get(st.name) or {}).get("files")  # what the package wrote there last time
+        if (run_dir/st.folder).exists() and known is not None:
+            theirs = [f for f in folder_files(run_dir/st.folder) if f not in set(known)]
+            if theirs: raise PipelineError(
+                f"stage {st.name!r}: {run_dir/st.folder} holds {len(theirs)} file(s) the package did not write "
+                f"({', '.join(theirs[:3])}{', ...' if len(theirs) > 3 else ''}); move them out of the run folder, then "
+                f"rerun: nothing was replaced")
         func = st.resolve()
         if not loaded: loaded.append(get_cohort())
         log_line(run_dir, t0, f"{head}: running ({why})")
-        led["stages"][st.name] = dict(state="running", started=_now()); _save_ledger(run_dir, led)
+        led["stages"][st.name] = dict(state="running", started=_now(), **({} if known is None else {"files": known}))
+        _save_ledger(run_dir, led)
         t1 = time.monotonic()
         try: func(run_dir, loaded[0], profile, seed=seed, force=(run_dir/st.folder).exists(), quiet=quiet)
         except BaseException as e:
+            try: e.pipeline_stage = st.name  # for the CLI's one-line message
+            except AttributeError: pass
             led["stages"][st.name].update(state="failed" if isinstance(e, Exception) else "interrupted",
                                           error=f"{type(e).__name__}: {e}"[:500])
             _save_ledger(run_dir, led)
@@ -158,8 +172,9 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
             raise
         if not (run_dir/st.folder).is_dir():
             raise PipelineError(f"stage {st.name!r} returned without writing {run_dir/st.folder}")
-        led["stages"][st.name] = dict(state="done", token=uuid.uuid4().hex, finished=_now(),
-                                      elapsed_s=round(time.monotonic() - t1, 2), inputs={n: tokens.get(n) for n in st.needs})
+        led["stages"][st.name] = dict(state="done", token=uuid.uuid4().hex, finished=_now(), config=config,
+                                      elapsed_s=round(time.monotonic() - t1, 2), inputs={n: tokens.get(n) for n in st.needs},
+                                      files=folder_files(run_dir/st.folder))
         _save_ledger(run_dir, led)
         rerun.add(st.name); actions[st.name] = "ran"
         log_line(run_dir, t0, f"{head}: done in {time.monotonic() - t1:.1f} s")
@@ -211,38 +226,46 @@ def run_cohort_stage(run_dir,          # the run folder
     return out
 
 # %% ../nbs/30_pipeline.ipynb #c3fcd873
-def _load_cohort(path):
+def _load_cohort(path, profile=None, predictors=()):
     from sacroiliitis_dlr.data import load_cohort
-    return load_cohort(path)
+    return load_cohort(path, predictors=predictors, profile=profile)
 
 def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or the manifest
                  out,                  # the run folder
                  profile="cpu",        # a `Profile` or a built-in profile's name
                  seed:int=0,           # the run's one seed
                  stages=None,          # names of the stages to run (default: all)
-                 force:bool=False,     # rerun the stages even if their outputs exist
+                 force:bool=False,     # rerun the stages even if their outputs exist (same configuration)
                  quiet:bool=False,     # no progress bars inside the stages
                  reports:bool=True,    # execute the report notebooks at the end
-                 registry=None         # the stages (default: `default_stages(reports)`)
+                 registry=None,        # the stages (default: `default_stages(reports)`)
+                 replace:bool=False,   # take over a run folder of another configuration, replacing it stage by stage
+                 predictors=()         # clinical columns besides the documented ones (part of the configuration)
                 )->Path:
     "Run the pipeline from `cohort` into the run folder `out`; returns the run folder."
+    from sacroiliitis_dlr.core import check_run_folder, run_lock
     t0, out, profile = time.monotonic(), Path(out), get_profile(profile)
     man = manifest_path(cohort).resolve()
     fp = cohort_fingerprint(man)
+    predictors = tuple(dict.fromkeys(predictors))
+    extra = dict(cohort=str(man.parent), manifest_sha256=fp["manifest"], **({"predictors": list(predictors)} if predictors else {}))
+    check_run_folder(out, profile, seed, extra, force=replace)  # a file, someone else's folder, another run: refused now
     old = read_ledger(out)["validated"] if (out/"config.json").exists() else None
     validated = None
-    if force or not old or old.get("fingerprint") != fp["files"]:
+    if force or replace or not old or old.get("fingerprint") != fp["files"]:
         log_line(None, t0, f"validating the cohort {man}")
-        validated = _load_cohort(man)  # raises CohortError with every problem
+        validated = _load_cohort(man, profile, predictors)  # raises CohortError with every problem
         log_line(None, t0, f"cohort valid: {len(validated.manifest)} patients, modalities {list(validated.modalities)}")
-    run_dir = init_run(out, profile, seed, force, extra=dict(cohort=str(man.parent), manifest_sha256=fp["manifest"]))
-    led = read_ledger(run_dir); led["validated"] = dict(fingerprint=fp["files"], manifest=str(man), at=_now())
-    _save_ledger(run_dir, led)
-    log_line(run_dir, t0, f"run folder {run_dir} (profile {profile.name}, seed {seed})")
-    registry = registry if registry is not None else default_stages(reports)
-    run_stages(run_dir, registry, (lambda: validated or _load_cohort(man)), profile, seed, stages, force, quiet, t0)
-    if (run_dir/"reports").exists(): write_index(run_dir)
-    log_line(run_dir, t0, f"finished; open {run_dir/'index.html'}" if (run_dir/"index.html").exists() else "finished")
+    with run_lock(out):  # one run at a time in a folder
+        run_dir = init_run(out, profile, seed, replace, extra=extra)
+        led = read_ledger(run_dir); led["validated"] = dict(fingerprint=fp["files"], manifest=str(man), at=_now())
+        _save_ledger(run_dir, led)
+        log_line(run_dir, t0, f"run folder {run_dir} (profile {profile.name}, seed {seed})")
+        registry = registry if registry is not None else default_stages(reports)
+        run_stages(run_dir, registry, (lambda: validated or _load_cohort(man, profile, predictors)), profile, seed, stages,
+                   force, quiet, t0)
+        if (run_dir/"reports").exists(): write_index(run_dir)
+        log_line(run_dir, t0, f"finished; open {run_dir/'index.html'}" if (run_dir/"index.html").exists() else "finished")
     return run_dir
 
 # %% ../nbs/30_pipeline.ipynb #0fcfb1a9
@@ -393,6 +416,24 @@ def run_summary_stage(run_dir,          # the run folder
             gaps.to_csv(tmp/"oracle_gaps.csv", index=False)
     return out
 
+# %% ../nbs/30_pipeline.ipynb #350d26e6
+FINAL_MODELS = ("dlr_signature", "clinical", "combined")  # the paper's final models, in its order
+
+def _ci(a, lo, hi): return f"{a:.3f} ({lo:.3f}-{hi:.3f})"
+
+def paper_table(run_dir,           # a run folder whose summary stage has run
+                cohort:str="test", # "train" (out-of-fold for the CNNs and meta-learners) or "test"
+                models=None        # the models, in order (default: every model of the run, in stage order)
+               )->pd.DataFrame:
+    "The paper's table for one cohort: n, AUC (95% CI), accuracy, sensitivity, specificity, PPV, NPV and cut-off."
+    met = pd.read_csv(Path(run_dir)/"summary"/"metrics.csv")
+    cuts = pd.read_csv(Path(run_dir)/"summary"/"cutoffs.csv").set_index("model").cutoff
+    models = list(dict.fromkeys(met.model)) if models is None else [m for m in models if m in set(met.model)]
+    m = met[met.cohort == cohort].set_index("model").loc[models]
+    return pd.DataFrame({"n": m.n, "AUC (95% CI)": [_ci(*r) for r in m[["auc", "auc_lo", "auc_hi"]].values],
+                         "Accuracy": m.accuracy, "Sensitivity": m.sensitivity, "Specificity": m.specificity,
+                         "PPV": m.ppv, "NPV": m.npv, "Cut-off": cuts.loc[models]}).round(3)
+
 # %% ../nbs/30_pipeline.ipynb #09d424ba
 def templates_dir()->Path:
     "The folder of the report templates (`nbs/reports` of the checkout, or `$SACROILIITIS_DLR_TEMPLATES`)."
@@ -431,7 +472,8 @@ def execute_reports(jobs,          # (template, executed notebook, papermill par
                     quiet:bool=False
                    )->list:
     "Execute notebooks with papermill in `n_jobs` fresh processes; returns one dict (out, seconds, error) per job."
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    # the inline backend, so that each `plt.show()` leaves its figure in the notebook (Agg would show nothing)
+    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     def worker(share):
         if not share: return []
         p = subprocess.Popen([sys.executable, "-c", _EXECUTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -451,17 +493,34 @@ def execute_reports(jobs,          # (template, executed notebook, papermill par
     order = {str(o): i for i, (_, o, _) in enumerate(jobs)}
     return sorted((r for sh in shares for r in sh), key=lambda r: order[r["out"]])
 
+# %% ../nbs/30_pipeline.ipynb #08ef75ba
+def _reader_copy(nb):
+    "The notebook a reader sees: no stderr streams (warnings stay in the executed notebook for auditors)."
+    nb = copy.deepcopy(nb)
+    for c in nb.cells:
+        if c.cell_type == "code": c.outputs = [o for o in c.get("outputs", []) if o.get("name") != "stderr"]
+    return nb
+
 def notebooks_to_html(paths # executed notebooks; each gets an .html beside it
                      )->list:
-    "Convert notebooks to standalone HTML (images embedded; nbconvert, no internet needed)."
+    "Convert notebooks to standalone HTML for readers: prose, tables and figures (embedded), no code cells."
+    import nbformat
     from nbconvert import HTMLExporter
-    exporter, out = HTMLExporter(embed_images=True), []
+    exporter = HTMLExporter(embed_images=True, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    out = []
     for p in map(Path, paths):
-        body, _ = exporter.from_filename(str(p))
+        body, _ = exporter.from_notebook_node(_reader_copy(nbformat.read(p, as_version=4)))
         out.append(atomic_write(p.with_suffix(".html"), body))
     return out
 
 # %% ../nbs/30_pipeline.ipynb #91bf2d5d
+def _record_final_path(nb_file, final):
+    "Papermill records where it wrote the notebook: the temporary folder, renamed when the stage is complete."
+    import nbformat
+    nb = nbformat.read(nb_file, as_version=4)
+    if "papermill" in nb.metadata: nb.metadata.papermill["output_path"] = str(final)
+    nbformat.write(nb, nb_file)
+
 def run_reports_stage(run_dir,             # the run folder
                       cohort=None,         # unused: the reports read the run folder
                       profile=None,        # a `Profile` or its name (default: the run's), passed to the reports
@@ -478,9 +537,10 @@ def run_reports_stage(run_dir,             # the run folder
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     dpi = 100 if prof.name == "smoke" else 300  # print quality except for the quick look
     with atomic_dir(out, force) as tmp:
+        # `fig_dir` is relative to the executed notebook (papermill's cwd), so no temporary path is recorded in it
         (tmp/"figures").mkdir()
         jobs = [(tpl/f"{name}.ipynb", tmp/f"{stem}.ipynb",
-                 dict(run_dir=str(run_dir), profile=prof.name, fig_dir=str(tmp/"figures"), dpi=dpi, **params))
+                 dict(run_dir=str(run_dir), profile=prof.name, fig_dir="figures", dpi=dpi, **params))
                 for name, stem, params in plan]
         res = execute_reports(jobs, n_jobs, quiet)
         failed = [r for r in res if r["error"]]
@@ -490,59 +550,180 @@ def run_reports_stage(run_dir,             # the run folder
                 if Path(r["out"]).exists(): shutil.copy(r["out"], keep/Path(r["out"]).name)
             raise PipelineError("report notebook(s) failed (kept in reports-failed/):\n" +
                                 "\n".join(f"{Path(r['out']).name}: {r['error'].strip()}" for r in failed))
+        for j in jobs: _record_final_path(j[1], out/j[1].name)
         notebooks_to_html([j[1] for j in jobs])
         save_json(tmp/"reports.json", dict(notebooks=[p[1] for p in plan], templates=str(tpl), n_jobs=n_jobs,
                                            seconds={Path(r["out"]).stem: round(r["seconds"], 2) for r in res}))
     shutil.rmtree(run_dir/"reports-failed", ignore_errors=True)
     return out
 
-# %% ../nbs/30_pipeline.ipynb #6c42cacc
-_CSS = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;line-height:1.4}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}th{background:#eee}code{background:#f4f4f4}")
+# %% ../nbs/30_pipeline.ipynb #7d2db4d5
+_CSS = ("body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+        "th{background:#eee}code{background:#f4f4f4}h2{border-bottom:1px solid #ddd;margin-top:1.6em}"
+        "img{max-width:100%}.lead{font-size:1.1em}details{margin:.3em 0}")
+
+def _png_uri(path)->str:
+    "A PNG file as a `data:` URI, so the page carries its figure."
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 def _links(run_dir, paths):
     return "<ul>" + "".join(f'<li><a href="{html.escape(p.relative_to(run_dir).as_posix())}">'
                             f"{html.escape(p.relative_to(run_dir).as_posix())}</a></li>" for p in paths) + "</ul>"
 
-def write_index(run_dir # the run folder
-               )->Path:
-    "Write `run_dir/index.html` linking the reports, tables and figures of the run."
-    run_dir = Path(run_dir).resolve()
-    cfg = load_json(run_dir/"config.json")
-    parts = [f"<h1>sacroiliitis-dlr run: {html.escape(run_dir.name)}</h1>",
-             f"<p>Profile <code>{cfg['profile']['name']}</code>, seed {cfg['seed']}, cohort "
-             f"<code>{html.escape(str(cfg.get('cohort')))}</code>, commit <code>{cfg.get('git_commit')}</code>. "
-             f'Configuration: <a href="config.json">config.json</a>; log: <a href="pipeline.log">pipeline.log</a>.</p>']
-    rep = run_dir/"reports"
+def _table(df, index=True): return df.rename_axis(None).to_html(index=index, border=0, na_rep="-")
+
+# %% ../nbs/30_pipeline.ipynb #609e6680
+def _index_what_was_run(run_dir, cfg)->str:
+    "The heading and one paragraph: the cohort, its split, the profile, seed and commit."
+    s = pd.read_csv(run_dir/"cohort"/"split.csv") if (run_dir/"cohort"/"split.csv").exists() else None
+    who = ""
+    if s is not None:
+        n = s.split.value_counts()
+        who = (f"{len(s)} patients ({int(s.label.sum())} with axSpA-related sacroiliitis), training {n.get('train', 0)}, "
+               f"test {n.get('test', 0)}" + (f", scanners {', '.join(map(str, sorted(s.scanner.unique())))}" if "scanner" in s else "") + ". ")
+    return (f"<h1>sacroiliitis-dlr run: {html.escape(run_dir.name)}</h1>"
+            f"<p class='lead'>Cohort <code>{html.escape(str(cfg.get('cohort')))}</code>: {who}"
+            f"Profile <code>{html.escape(cfg['profile']['name'])}</code>, seed {cfg['seed']}, commit "
+            f"<code>{html.escape(str(cfg.get('git_commit')))}</code>, sacroiliitis-dlr "
+            f"{html.escape(str(cfg.get('versions', {}).get('sacroiliitis-dlr', '')))}. "
+            f'Configuration: <a href="config.json">config.json</a>; log: <a href="pipeline.log">pipeline.log</a>.</p>')
+
+# %% ../nbs/30_pipeline.ipynb #b9a2c162
+def _index_findings(run_dir)->str:
+    "What the run found, in sentences: the final models' test AUCs, their gap to the oracle, the segmentation Dice."
+    summ, out = run_dir/"summary", []
+    if not (summ/"metrics.csv").exists(): return ""
+    met = pd.read_csv(summ/"metrics.csv").set_index(["model", "cohort"])
+    names = {"combined": "the combined model (DLR signature + clinical factors)", "dlr_signature": "the DLR signature",
+             "clinical": "the clinical model"}
+    test = [f"{names[m]} {_ci(*met.loc[(m, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for m in FINAL_MODELS if (m, "test") in met.index]
+    if test: out.append(f"Test-cohort AUC (95% CI): {'; '.join(test)}.")
+    if (summ/"oracle_gaps.csv").exists():
+        g = pd.read_csv(summ/"oracle_gaps.csv").query("model == 'combined' and cohort == 'test'")
+        if len(g): out.append(f"On this synthetic cohort the best any model could reach on the same test patients (the "
+                              f"oracle) is {g.oracle_auc.iloc[0]:.3f}; the combined model is {g.gap.iloc[0]:.3f} below it "
+                              f"(95% CI {g.gap_lo.iloc[0]:.3f} to {g.gap_hi.iloc[0]:.3f}).")
+    agr = run_dir/"segmentation"/"agreement.csv"
+    if agr.exists():
+        a = pd.read_csv(agr).set_index("scanner")
+        if "all" in a.index: out.append(f"Automatic against manual SIJ masks: mean Dice {a.dice_mean['all']:.3f}, "
+                                        f"mean HD95 {a.hd95_mean_mm['all']:.2f} mm ({int(a.n['all'])} patients).")
+    return "<h2>What the run found</h2><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in out) + "</ul>" if out else ""
+
+# %% ../nbs/30_pipeline.ipynb #6886969c
+def _index_results(run_dir)->str:
+    "The paper-style table of the final models on both cohorts, and their ROC figure from the summary report."
+    if not (run_dir/"summary"/"metrics.csv").exists(): return ""
+    parts = ["<h2>Final models</h2><p>Cut-off chosen on the training cohort (Youden) and applied unchanged to the test "
+             "cohort; AUC with DeLong's 95% CI; training rows of the DLR signature are out-of-fold.</p>"]
+    for cohort, title in (("test", "Test cohort"), ("train", "Training cohort")):
+        parts.append(f"<h3>{title}</h3>" + _table(paper_table(run_dir, cohort, FINAL_MODELS)))
+    fig = run_dir/"reports"/"figures"/"summary_roc_final.png"
+    if fig.exists(): parts.append(f'<p><img alt="ROC curves of the final models" src="{_png_uri(fig)}"></p>')
+    return "".join(parts)
+
+# %% ../nbs/30_pipeline.ipynb #fa49617d
+def _index_segmentation(run_dir)->str:
+    "The agreement of the automatic with the manual SIJ masks, per scanner."
+    f = run_dir/"segmentation"/"agreement.csv"
+    if not f.exists(): return ""
+    a = pd.read_csv(f)
+    t = pd.DataFrame({"scanner": a.scanner, "n": a.n, "Dice (mean)": a.dice_mean.round(3),
+                      "HD95 (mm, mean)": a.hd95_mean_mm.round(2),
+                      "volume ICC (95% CI)": [f"{i:.3f} ({lo:.3f}-{hi:.3f})" if pd.notna(i) else "-" for i, lo, hi in a[["icc", "icc_lo", "icc_hi"]].values],
+                      "volume bias (mL)": a.bias.round(2)})
+    return ("<h2>Segmentation</h2><p>3D U-Net masks against the manual masks "
+            '(<a href="reports/segmentation.html">segmentation report</a>).</p>' + _table(t, index=False))
+
+def _index_oracle(run_dir)->str:
+    "The final models beside their oracle ceilings (a synthetic cohort only)."
+    f = run_dir/"summary"/"oracle_gaps.csv"
+    if not f.exists(): return ""
+    g = pd.read_csv(f).query("model in @FINAL_MODELS")
+    t = pd.DataFrame({"model": g.model, "cohort": g.cohort, "oracle": g.oracle, "model AUC": g.auc.round(3),
+                      "oracle AUC": g.oracle_auc.round(3),
+                      "gap (95% CI)": [f"{d:.3f} ({lo:.3f} to {hi:.3f})" for d, lo, hi in g[["gap", "gap_lo", "gap_hi"]].values],
+                      "P": g.p_value.round(4)})
+    return ("<h2>The oracle ceiling</h2><p>The cohort is synthetic: its oracle is the best probability any model could "
+            "give from the same evidence; the gap has DeLong's paired 95% CI.</p>" + _table(t, index=False))
+
+# %% ../nbs/30_pipeline.ipynb #9972270b
+def _index_links(run_dir)->str:
+    "Links to every report (reader's HTML and executed notebook) and every table and figure of the run."
+    rep, parts = run_dir/"reports", []
     if rep.exists():
         plan = load_json(rep/"reports.json")["notebooks"] if (rep/"reports.json").exists() else sorted(p.stem for p in rep.glob("*.ipynb"))
         plan = sorted(plan, key=lambda n: (["summary", "cohort", "segmentation"] + [n]).index(n))  # then models in stage order
         item = lambda n: f'<li><a href="reports/{n}.html">{html.escape(n.removeprefix("model_"))}</a> (<a href="reports/{n}.ipynb">notebook</a>)</li>'
         parts.append("<h2>Reports</h2><ul>" + "".join(item(n) for n in plan if not n.startswith("model_")) + "</ul>"
                      "<h3>One report per model</h3><ul>" + "".join(item(n) for n in plan if n.startswith("model_")) + "</ul>")
-    met = run_dir/"summary"/"metrics.csv"
-    if met.exists():
-        m = pd.read_csv(met).query("cohort == 'test'")
-        m.insert(3, "AUC (95% CI)", [f"{a:.3f} ({l:.3f}-{h:.3f})" for a, l, h in zip(m.auc, m.auc_lo, m.auc_hi)])
-        m = m.drop(columns=["cohort", "auc", "auc_lo", "auc_hi"]).round(3)
-        parts.append("<h2>Test cohort</h2>" + m.to_html(index=False, border=0))
+    files = []
     for d in ("cohort", "segmentation", "classification", "stacking", "combined", "summary"):
-        files = sorted(p for p in (run_dir/d).rglob("*") if p.suffix in (".csv", ".json")) if (run_dir/d).exists() else []
-        if files: parts.append(f"<h2>{d}</h2>" + _links(run_dir, files))
+        fs = sorted(p for p in (run_dir/d).rglob("*") if p.suffix in (".csv", ".json")) if (run_dir/d).exists() else []
+        if fs: files.append(f"<details><summary>{d}/ ({len(fs)} tables)</summary>{_links(run_dir, fs)}</details>")
     figs = sorted((rep/"figures").glob("*.png")) if rep.exists() else []
-    if figs: parts.append("<h2>Figures (PNG; PDF beside each)</h2>" + _links(run_dir, figs))
-    page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)}</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
-    return atomic_write(run_dir/"index.html", page)
+    if figs: files.append(f"<details><summary>figures ({len(figs)} PNG, a PDF beside each)</summary>{_links(run_dir, figs)}</details>")
+    return "".join(parts) + ("<h2>Tables and figures</h2>" + "".join(files) if files else "")
+
+# %% ../nbs/30_pipeline.ipynb #02b1eb0d
+def chromium()->str|None:
+    "The path of a Chromium (or Chrome) executable, or None."
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+
+def screenshot(page,              # an HTML file
+               png,               # the PNG to write
+               width:int=1280,    # window width (px)
+               height:int=2600    # window height (px): the part of the page that is captured
+              )->Path|None:
+    "A headless-Chromium screenshot of `page`; None when Chromium is not installed or fails."
+    exe, png = chromium(), Path(png)
+    if exe is None: return None
+    png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = png.with_name(f"{png.stem}.tmp-{uuid.uuid4().hex[:8]}")  # Chromium's profile and output stay in the run folder
+    try:
+        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        "--hide-scrollbars", f"--user-data-dir={tmp}", f"--window-size={width},{height}",
+                        f"--screenshot={tmp}.png", Path(page).resolve().as_uri()], capture_output=True, timeout=120)
+        if not Path(f"{tmp}.png").exists(): return None
+        os.replace(f"{tmp}.png", png)
+        return png
+    except (subprocess.TimeoutExpired, OSError): return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True); Path(f"{tmp}.png").unlink(missing_ok=True)
+
+def screenshot_pages(run_dir)->list:
+    "Screenshots of `index.html` and `reports/summary.html` in `run_dir/screenshots/` (for a person to look at)."
+    run_dir = Path(run_dir)
+    pages = [(run_dir/"index.html", "index.png"), (run_dir/"reports"/"summary.html", "summary.png")]
+    return [p for page, name in pages if page.exists() and (p := screenshot(page, run_dir/"screenshots"/name))]
+
+# %% ../nbs/30_pipeline.ipynb #c7b4098c
+def write_index(run_dir,                 # the run folder
+                screenshots:bool=True    # also write screenshots/ of the page and the summary (when Chromium is installed)
+               )->Path:
+    "Write `run_dir/index.html`, the run page: what was run, what was found, and links to everything."
+    run_dir = Path(run_dir).resolve()
+    cfg = load_json(run_dir/"config.json")
+    body = "".join(f(run_dir) for f in (_index_findings, _index_results, _index_segmentation, _index_oracle, _index_links))
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)}: sacroiliitis-dlr run</title>"
+            f"<style>{_CSS}</style></head><body>{_index_what_was_run(run_dir, cfg)}{body}</body></html>")
+    out = atomic_write(run_dir/"index.html", page)
+    if screenshots: screenshot_pages(run_dir)
+    return out
 
 # %% ../nbs/30_pipeline.ipynb #43e8a651
 def render_reports(run_dir,          # a run folder whose summary stage has run
                    quiet:bool=False
                   )->Path:
     "Re-execute the report notebooks of `run_dir` and rewrite `index.html`; returns the reports folder."
+    from sacroiliitis_dlr.core import run_lock
     run_dir, t0 = Path(run_dir), time.monotonic()
-    if not (run_dir/"summary"/"metrics.csv").exists():
+    if not (run_dir/"summary"/"metrics.csv").exists() or not (run_dir/"config.json").exists():
         raise PipelineError(f"{run_dir} has no summary/metrics.csv: run the pipeline first (sacroiliitis-dlr run)")
-    run_stages(run_dir, default_stages(reports=True), None, read_run_profile(run_dir), stages=["reports"], force=True,
-               quiet=quiet, t0=t0)
-    write_index(run_dir)
+    with run_lock(run_dir):
+        run_stages(run_dir, default_stages(reports=True), None, read_run_profile(run_dir), stages=["reports"], force=True,
+                   quiet=quiet, t0=t0)
+        write_index(run_dir)
     return run_dir/"reports"

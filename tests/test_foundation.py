@@ -1,5 +1,5 @@
 "Foundation checks that belong to no single notebook: nbdev configuration, export/clean idempotence, the CLI."
-import json, shutil, subprocess, sys, tomllib
+import ast, json, re, shutil, subprocess, sys, tomllib
 from pathlib import Path
 
 import pytest
@@ -68,3 +68,60 @@ def test_readme_is_generated_from_index():
     "README.md is what tools/readme.py makes of nbs/index.ipynb (edit the notebook, then `make readme`)."
     res = subprocess.run([str(BIN / "python"), str(ROOT / "tools" / "readme.py"), "--check"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_docs_processing_passes(tmp_path):
+    "nbdev-proc-nbs (what the docs workflow runs before Quarto) executes the notebooks' import, export and show_doc cells."
+    proj = _project_copy(tmp_path)
+    res = subprocess.run([str(BIN / "nbdev-proc-nbs")], cwd=proj, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and "Error in notebook" not in res.stderr, res.stderr[-3000:]
+    assert (proj / "_proc" / "nbs" / "20_metrics.ipynb").exists() or list((proj / "_proc").rglob("20_metrics.ipynb"))
+
+
+LIBRARY_NBS = sorted((ROOT / "nbs").glob("[0-9]*.ipynb"))
+SHOWING = {"round", "head", "tail", "describe", "to_frame", "sort_values", "query", "show_doc", "set_index", "reset_index"}
+
+
+def _shows_something(src: str) -> bool:
+    "Whether a lesson cell shows a reader something: it prints, displays or plots, or ends in a value."
+    code = "\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("#|", "%", "!")))
+    try: tree = ast.parse(code)
+    except SyntaxError: return False
+    if re.search(r"\b(print|display)\(|plt\.show\(\)", code): return True
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr): return False
+    v = tree.body[-1].value
+    if isinstance(v, ast.Call):
+        f = v.func
+        return (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in SHOWING
+    return not isinstance(v, ast.Constant)
+
+
+def _lesson_cells(nb):
+    for c in nb["cells"]:
+        src = "".join(c["source"])
+        if c["cell_type"] == "code" and not re.search(r"^#\|\s*(export|exporti|eval:\s*false)", src, re.M): yield c, src
+
+
+def test_notebooks_are_committed_with_their_outputs():
+    "Every lesson cell that shows something has its output committed (`make notebooks`), and 6+ notebooks show a figure."
+    missing, with_figure = [], []
+    for f in LIBRARY_NBS:
+        nb = json.loads(f.read_text())
+        missing += [f"{f.name}:{c['id']}" for c, src in _lesson_cells(nb) if _shows_something(src) and not c.get("outputs")]
+        if any("image/png" in o.get("data", {}) for c, _ in _lesson_cells(nb) for o in c.get("outputs", [])): with_figure.append(f.name)
+    assert not missing, f"lesson cells without their outputs (run `make notebooks`, then commit): {missing[:12]}"
+    assert len(with_figure) >= 6, with_figure
+
+
+# what a committed output must not hold: machine paths, memory addresses, progress bars and run-time stamps
+NONDETERMINISTIC = re.compile(r"/tmp/|/work/|/root/|/home/|\b0x[0-9a-f]{6,}|<progress|\[pipeline \d\d:\d\d|\d+:\d\d<\d")
+
+
+def test_committed_outputs_are_deterministic():
+    bad = []
+    for f in LIBRARY_NBS:
+        for c, _ in _lesson_cells(json.loads(f.read_text())):
+            for o in c.get("outputs", []):
+                text = "".join(o.get("text", "")) + "".join("".join(v) for k, v in o.get("data", {}).items() if k.startswith("text/"))
+                if m := NONDETERMINISTIC.search(text): bad.append(f"{f.name}:{c['id']}: {m.group(0)!r}")
+    assert not bad, bad[:10]

@@ -1,0 +1,87 @@
+"""What a person sees of a smoke run: each report's HTML shows its figures and no code, no output holds a temporary
+path, the summary shows the NRI/IDI under its own heading, and the run page holds the final-model table and a figure.
+Where Chromium is installed, the run's screenshots of index.html and summary.html are real pictures."""
+import html, json, re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# the fewest embedded figures a reader must see in each report (issue "What a reader sees")
+MIN_FIGURES = {"summary": 4, "cohort": 2, "segmentation": 3}
+
+
+def figures(page: str) -> int: return len(re.findall(r'<img[^>]+src="data:image/', page))
+
+
+def template_code_lines():
+    "Every line of code of the report templates long enough to be recognised in a page."
+    lines = set()
+    for f in (ROOT / "nbs" / "reports").glob("*.ipynb"):
+        for c in json.loads(f.read_text())["cells"]:
+            if c["cell_type"] == "code":
+                lines |= {l.strip() for l in "".join(c["source"]).splitlines() if len(l.strip()) > 30}
+    return lines
+
+
+@pytest.fixture(scope="module")
+def pages(run):
+    rep = run[0] / "reports"
+    return {p.stem: p.read_text() for p in sorted(rep.glob("*.html"))}
+
+
+def test_every_report_shows_its_figures(run, pages):
+    gradcam = run[0] / "classification" / "gradcam"
+    assert len(pages) >= 3 + 6, sorted(pages)
+    for name, page in pages.items():
+        if name.startswith("model_"):
+            need = 3 if (gradcam / f"{name.removeprefix('model_')}.png").exists() else 2
+        else:
+            need = MIN_FIGURES[name]
+        assert figures(page) >= need, f"{name}.html shows {figures(page)} figures, fewer than {need}"
+
+
+def test_reports_show_no_code(pages):
+    code = template_code_lines()
+    assert len(code) > 50
+    for name, page in pages.items():
+        text = html.unescape(page)
+        shown = [l for l in code if l in text]
+        assert not shown, f"{name}.html shows code: {shown[:3]}"
+        assert "plt.show()" not in text and "Traceback" not in text, name
+
+
+def test_no_temporary_path_in_any_output(run):
+    out = run[0]
+    files = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".html", ".ipynb", ".json", ".csv", ".log", ".md")]
+    assert len(files) > 50
+    leaks = [str(p.relative_to(out)) for p in files if ".tmp-" in p.read_text(errors="replace")]
+    assert not leaks, f"temporary paths in {leaks[:5]}"
+
+
+def test_summary_shows_nri_idi_under_its_own_heading(run, pages):
+    r = json.loads((run[0] / "combined" / "nri_idi.json").read_text())
+    page = pages["summary"]
+    assert "Reclassification: the combined model against the DLR signature" in page
+    for key in ("nri", "idi"): assert f"{r[key]:.4f}".rstrip("0") in page, key
+    assert "Combined vs DLR signature (NRI/IDI)" not in page  # the DeLong table is no longer called NRI/IDI
+
+
+def test_run_page_says_what_was_found(run):
+    out = run[0]
+    page = (out / "index.html").read_text()
+    assert "What the run found" in page and "Test-cohort AUC (95% CI)" in page
+    for m in ("dlr_signature", "clinical", "combined"): assert page.count(f"<th>{m}</th>") == 2, m  # train and test
+    assert figures(page) >= 1
+    assert "Dice" in page and "oracle" in page
+    for name in ("summary", "cohort", "segmentation", "model_combined"): assert f'href="reports/{name}.html"' in page
+    assert "http" not in page  # opens offline
+
+
+def test_screenshots_are_pictures(run):
+    from sacroiliitis_dlr.pipeline import chromium
+    if chromium() is None: pytest.skip("Chromium is not installed (apt-get install chromium): no screenshots")
+    import matplotlib.image as mpimg
+    for name in ("index", "summary"):
+        img = mpimg.imread(run[0] / "screenshots" / f"{name}.png")
+        assert img.shape[1] >= 1000 and img[..., :3].std() > 0.05, name  # not a blank page
