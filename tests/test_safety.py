@@ -1,0 +1,304 @@
+"""Issue 14 through the CLI on a `smoke` cohort: unsafe patient IDs, identifier columns and cohorts that cannot be
+split fail `validate` (and `run`, before anything is written) with one message and no traceback; no manifest value
+of an undeclared column reaches a run folder; `--force` with another configuration is refused and `--replace`
+killed half way leaves every finished stage whole; a user's file is never removed; one run at a time per folder;
+Ctrl-C and a failing stage end in one message. One finished smoke run (no reports) is made once and copied."""
+import hashlib, json, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+BIN = Path(sys.executable).parent
+CLI = str(BIN / "sacroiliitis-dlr")
+WARD = ["WardQzx1", "WardQzx2", "WardQzx3"]  # an undeclared column's values: must never leave the manifest
+STAGE_DIRS = ["cohort", "segmentation", "rois", "classification", "stacking", "combined", "summary"]
+
+
+def cli(*args, timeout=600):
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def ok(res):
+    assert res.returncode == 0, f"exit {res.returncode}\n--- stdout\n{res.stdout[-3000:]}\n--- stderr\n{res.stderr[-3000:]}"
+    return res
+
+
+def snapshot(root):
+    "{relative path: sha256} of every file under `root`."
+    root = Path(root)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def no_traceback(res):
+    assert "Traceback" not in res.stderr and "Traceback" not in res.stdout, res.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    "The smoke cohort with a declared extra predictor (bmi) and an ignored column (ward)."
+    d = tmp_path_factory.mktemp("cohort") / "smoke"
+    ok(cli("synth", "--out", d, "--profile", "smoke", "--seed", "0"))
+    man = pd.read_csv(d / "manifest.csv", dtype={"patient_id": str})
+    rng = np.random.default_rng(0)
+    man["bmi"] = rng.normal(25, 3, len(man)).round(1)
+    man["ward"] = [WARD[i % 3] for i in range(len(man))]
+    man.to_csv(d / "manifest.csv", index=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def run(cohort, tmp_path_factory):
+    "A finished smoke run (without the report notebooks) and its CLI output."
+    out = tmp_path_factory.mktemp("runs") / "smoke"
+    res = ok(cli("run", "--cohort", cohort, "--out", out, "--profile", "smoke", "--seed", "0", "--quiet", "--no-reports",
+                 "--predictor", "bmi"))
+    return out, res
+
+
+def edited(cohort, tmp_path, edit, name="bad"):
+    "A copy of the cohort with `edit(manifest, folder)` applied; the manifest is written back."
+    d = tmp_path / name
+    shutil.copytree(cohort, d)
+    man = pd.read_csv(d / "manifest.csv", dtype={"patient_id": str})
+    man = edit(man, d) if edit else man
+    man.to_csv(d / "manifest.csv", index=False)
+    return d
+
+
+def singular(path):
+    "Rewrite a NIfTI so that its only affine (sform; no qform) is singular."
+    img = nib.load(path)
+    h = img.header.copy(); aff = img.affine.copy(); aff[:3, 0] = 0
+    h.set_sform(aff, code=1); h.set_qform(None, code=0)
+    nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj), None, h), path)
+
+
+# --- patient IDs -----------------------------------------------------------------------------------------------------
+
+BAD_IDS = ["../../escape", "../../../escape_up3", "a/b", None, "x" * 300]
+
+
+def test_unsafe_ids_are_refused_and_nothing_is_written_outside(cohort, tmp_path):
+    def ids(man, d):
+        for i, p in enumerate(BAD_IDS): man.loc[i, "patient_id"] = p
+        return man
+    bad = edited(cohort, tmp_path, ids)
+    res = cli("validate", bad, "--profile", "smoke")
+    assert res.returncode == 1; no_traceback(res)
+    for row, shown in zip(range(2, 7), ["'../../escape'", "'../../../escape_up3'", "'a/b'", "patient_id: missing", "300 characters"]):
+        assert any(l.startswith(f"  - row {row}: ") and shown in l for l in res.stderr.splitlines()), (row, res.stderr)
+    before = snapshot(tmp_path)
+    out = tmp_path / "deep" / "er" / "run"
+    res = cli("run", "--cohort", bad, "--out", out, "--profile", "smoke", "--quiet", "--no-reports")
+    assert res.returncode == 1 and "row 2: patient_id '../../escape'" in res.stderr; no_traceback(res)
+    assert snapshot(tmp_path) == before and not (tmp_path / "deep").exists()
+    assert not [p for p in tmp_path.parent.rglob("escape*")]
+
+
+def test_writers_refuse_a_path_outside_their_folder(cohort, tmp_path):
+    "Past validation too: the image cache will not write outside its folder whatever the ID."
+    from sacroiliitis_dlr.core import RunFolderError
+    from sacroiliitis_dlr.data import load_cohort, load_patient
+    coh = load_cohort(cohort, check_files=False)
+    coh.manifest.loc[0, "patient_id"] = "../../escape"
+    with pytest.raises(RunFolderError, match="outside"): load_patient(coh, "../../escape", cache_dir=tmp_path / "run" / "cache")
+    assert not list(tmp_path.rglob("escape*"))
+
+
+# --- cohorts that validate cannot pass -------------------------------------------------------------------------------
+
+def _header_only(man, d): return man.iloc[:0]
+def _six(man, d): return man.iloc[:6]
+def _one_class(man, d): return man.assign(label=1)
+def _yes(man, d): man["label"] = man.label.astype(object); man.loc[4, "label"] = "yes"; return man
+def _singular_patient(man, d):
+    for c in ("image_T1WI", "image_FS-T2WI", "mask"): singular(d / man.loc[2, c])
+    return man
+def _singular_file(man, d): singular(d / man.loc[3, "image_T1WI"]); return man
+def _mask_012(man, d):
+    f = d / man.loc[5, "mask"]; img = nib.load(f); m = np.asanyarray(img.dataobj).copy(); m[m > 0] = 1
+    m[tuple(np.argwhere(m)[0])] = 2
+    nib.save(nib.Nifti1Image(m, img.affine, img.header), f)
+    return man
+
+BAD_COHORTS = {  # case: (edit, the cause one line must state, number of problem lines)
+    "header only": (_header_only, "no patients", 1),
+    "six patients": (_six, "need at least 8 patients of each label", 1),
+    "one class": (_one_class, "both labels", 1),
+    "label yes": (_yes, "patient P0005: label: 'yes' is not 0 or 1", 1),
+    "singular affine, every file": (_singular_patient, "has a singular affine", 3),
+    "singular affine, one file": (_singular_file, "P0004: image_T1WI: images/P0004_T1WI.nii.gz has a singular affine", 1),
+    "mask values 0, 1, 2": (_mask_012, "P0006: mask: masks/P0006_mask.nii.gz has values other than 0 and 1 (2)", 1),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_COHORTS))
+def test_bad_cohort_fails_validate_with_its_cause(cohort, tmp_path, case):
+    edit, cause, n = BAD_COHORTS[case]
+    res = cli("validate", edited(cohort, tmp_path, edit), "--profile", "smoke")
+    assert res.returncode == 1, res.stdout; no_traceback(res)
+    lines = [l for l in res.stderr.splitlines() if l.startswith("  - ")]
+    assert len(lines) == n and all(cause in l for l in lines), res.stderr
+    assert "field of view" not in res.stderr and "OrientationError" not in res.stderr
+
+
+def test_run_stops_before_training_on_a_cohort_too_small(cohort, tmp_path):
+    bad = edited(cohort, tmp_path, _six)
+    out = tmp_path / "run"
+    res = cli("run", "--cohort", bad, "--out", out, "--profile", "smoke", "--quiet")
+    assert res.returncode == 1 and "cohort.n_folds" in res.stderr and "running" not in res.stdout; no_traceback(res)
+    assert not out.exists()
+
+
+# --- identifiers stay home -------------------------------------------------------------------------------------------
+
+NAMES, BIRTHS, MRNS = [f"Zorrowska{i}" for i in range(40)], [f"19{50 + i % 40}-0{1 + i % 9}-1{i % 10}" for i in range(40)], \
+                      [str(4410000 + 37 * i) for i in range(40)]
+
+
+def test_identifier_columns_are_refused_by_name_without_their_values(cohort, tmp_path):
+    bad = edited(cohort, tmp_path, lambda m, d: m.assign(patient_name=NAMES, birth_date=BIRTHS, mrn=[int(x) for x in MRNS]))
+    out = tmp_path / "run"
+    results = [cli("validate", bad, "--profile", "smoke"),
+               cli("run", "--cohort", bad, "--out", out, "--profile", "smoke", "--quiet", "--no-reports")]
+    for res in results:
+        assert res.returncode == 1; no_traceback(res)
+        for col in ("patient_name", "birth_date", "mrn"): assert f"column {col!r}: looks like an identifier" in res.stderr
+    written = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file()) if out.exists() else b""
+    text = "".join(r.stdout + r.stderr for r in results).encode() + written
+    for v in NAMES + BIRTHS + MRNS: assert v.encode() not in text, v
+
+
+def test_no_value_of_an_undeclared_column_reaches_the_run(run):
+    out, res = run
+    val = json.loads((out / "cohort" / "validation.json").read_text())
+    assert val["clinical_columns"][-1] == "bmi" and "ward" not in val["clinical_columns"]
+    blob = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file()) + (res.stdout + res.stderr).encode()
+    for v in WARD: assert v.encode() not in blob, v
+    assert b"ward" not in (out / "combined" / "univariable.csv").read_bytes()
+
+
+# --- --force, --replace and the user's own files ---------------------------------------------------------------------
+
+def _wait_for(path, text, proc, timeout=300):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if path.exists() and text in path.read_text(): return True
+        if proc.poll() is not None: return False
+        time.sleep(0.2)
+    return False
+
+
+def test_other_configuration_needs_replace_and_a_killed_replace_loses_nothing(run, cohort, tmp_path):
+    from sacroiliitis_dlr.pipeline import _decide, default_stages, read_ledger
+    copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
+    (copy / "notes.txt").write_text("my notes"); (copy / "mine").mkdir(); (copy / "mine" / "x.txt").write_text("mine")
+    old = snapshot(copy)
+    common = ["--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports", "--predictor", "bmi"]
+    res = cli("run", *common, "--force", "--seed", "1")
+    assert res.returncode == 1 and "another configuration (seed 0 -> 1)" in res.stderr and "--replace" in res.stderr
+    no_traceback(res)
+    assert {k: v for k, v in snapshot(copy).items() if k != "pipeline.log"} == {k: v for k, v in old.items() if k != "pipeline.log"}  # refused before anything was written (the log has the traceback)
+    proc = subprocess.Popen([CLI, "run", *map(str, common), "--replace", "--seed", "1"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try: assert _wait_for(copy / "pipeline.log", "classification: running (made with another configuration)", proc)
+    finally: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    new, led = snapshot(copy), read_ledger(copy)
+    cfg = json.loads((copy / "config.json").read_text())
+    assert cfg["seed"] == 1
+    for f in ("notes.txt", "mine/x.txt"): assert new[f] == old[f]
+    for d in STAGE_DIRS:  # each finished stage folder: the old one whole, or a complete replacement
+        was = {k: v for k, v in old.items() if k.startswith(d + "/")}
+        now = {k: v for k, v in new.items() if k.startswith(d + "/")}
+        rec = led["stages"][d if d != "rois" else "roi"]
+        if now == was: continue
+        assert rec["state"] == "done" and rec["config"] == cfg["config_hash"], d
+        assert sorted(k[len(d) + 1:] for k in now) == rec["files"], d
+    replaced = [d for d in ("cohort", "segmentation", "roi") if led["stages"][d].get("config") == cfg["config_hash"]]
+    assert replaced == ["cohort", "segmentation", "roi"]
+    tokens = {n: r.get("token") for n, r in led["stages"].items() if r.get("state") == "done"}
+    for st in default_stages(False):  # what the resumed run would do: nothing of the old configuration is trusted
+        why = _decide(st, copy, led, False, set(), tokens, cfg["config_hash"])
+        assert (why is None) == (st.name in replaced), (st.name, why)
+
+
+def test_a_file_the_package_did_not_write_stops_a_replacement(run, cohort, tmp_path):
+    copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
+    (copy / "summary" / "notes.txt").write_text("mine")
+    old = snapshot(copy)
+    res = cli("run", "--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports", "--predictor", "bmi",
+              "--stages", "summary", "--force")
+    assert res.returncode == 1 and "did not write (notes.txt)" in res.stderr; no_traceback(res)
+    assert {k: v for k, v in snapshot(copy).items() if k.startswith("summary/")} == {k: v for k, v in old.items() if k.startswith("summary/")}
+    (tmp_path / "theirs").mkdir(); (tmp_path / "theirs" / "a.txt").write_text("x")
+    res = cli("run", "--cohort", cohort, "--out", tmp_path / "theirs", "--profile", "smoke")
+    assert res.returncode == 1 and "holds no sacroiliitis-dlr run" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "theirs").iterdir()) == ["a.txt"]
+
+
+# --- one run at a time -----------------------------------------------------------------------------------------------
+
+HOLD = "import sys, time\nfrom sacroiliitis_dlr.core import run_lock\nwith run_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(600)\n"
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_lock(run, cohort, tmp_path):
+    copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
+    args = ["run", "--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports", "--predictor", "bmi"]
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(copy)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        res = cli(*args)
+        assert res.returncode == 1 and f"in use by another run (pid {holder.pid}" in res.stderr; no_traceback(res)
+    finally: holder.kill(); holder.wait()  # killed: the lock file stays, the lock does not
+    res = ok(cli(*args))
+    assert res.stdout.count(": skipped") == 7
+
+
+# --- one message for Ctrl-C and for a failing stage ------------------------------------------------------------------
+
+def test_ctrl_c_says_where_it_stopped(cohort, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([CLI, "run", "--cohort", str(cohort), "--out", str(out), "--profile", "smoke", "--quiet",
+                             "--no-reports", "--predictor", "bmi"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try: assert _wait_for(out / "pipeline.log", "segmentation: running", proc)
+    finally:
+        time.sleep(1); os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == (
+        "sacroiliitis-dlr run: interrupted in stage segmentation; finished stages are kept, and the same command resumes the run"), err
+    assert "KeyboardInterrupt" in (out / "pipeline.log").read_text()  # the traceback is kept in the log
+    assert json.loads((out / "pipeline.json").read_text())["stages"]["segmentation"]["state"] == "interrupted"
+
+
+FAIL_IN_STACKING = """
+import sys
+import sacroiliitis_dlr.stacking as st
+def broken(*a, **k): raise ValueError("the meta-learners disagree")
+st.run_stacking_stage = broken
+from sacroiliitis_dlr.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_failing_stage_is_one_line_and_its_traceback_is_in_the_log(run, cohort, tmp_path):
+    copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
+    args = ["run", "--cohort", str(cohort), "--out", str(copy), "--profile", "smoke", "--quiet", "--no-reports",
+            "--predictor", "bmi", "--stages", "stacking", "--force"]
+    res = subprocess.run([sys.executable, "-c", FAIL_IN_STACKING, *args], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1; no_traceback(res)
+    assert res.stderr.splitlines()[0] == "sacroiliitis-dlr run: stage stacking: ValueError: the meta-learners disagree"
+    assert "Traceback" in (copy / "pipeline.log").read_text()
+    res = subprocess.run([sys.executable, "-c", FAIL_IN_STACKING, *args, "--debug"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1 and "Traceback" in res.stderr
+    assert json.loads((copy / "pipeline.json").read_text())["stages"]["stacking"]["state"] == "failed"
+
+
+def test_out_naming_a_file_is_one_line(cohort, tmp_path):
+    (tmp_path / "f").write_text("x")
+    res = cli("run", "--cohort", cohort, "--out", tmp_path / "f", "--profile", "smoke")
+    assert res.returncode == 1 and res.stderr == f"sacroiliitis-dlr run: {tmp_path / 'f'} is a file, not a folder: give --out a new or empty folder\n"
