@@ -10,20 +10,19 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/metrics.html.md"""
 from __future__ import annotations
 import math
 import warnings
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, fields
 from itertools import combinations
 
 # %% auto #0
 __all__ = ['MetricsError', 'delong_cov', 'auc_ci', 'DeLongResult', 'delong_test', 'delong_matrix', 'youden_cutoff',
            'binary_metrics', 'hosmer_lemeshow', 'calibration_summary', 'calibration_curve_table', 'net_benefit',
-           'nri_idi']
+           'nri_idi', 'CategoricalNRIResult', 'categorical_nri']
 
 # %% ../nbs/20_metrics.ipynb #ca1ae916
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.stats import rankdata
-from sklearn.metrics import roc_curve
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.multitest import multipletests
 
@@ -36,6 +35,9 @@ def _as_labels(y, name="y"):
     a = np.asarray(y)
     if a.ndim != 1: raise MetricsError(f"{name} must be one-dimensional, got shape {a.shape}")
     if a.size == 0: raise MetricsError(f"{name} is empty")
+    if a.dtype.kind in "US" or (a.dtype == object and any(isinstance(v, (str, bytes)) for v in a)):
+        raise MetricsError(f"{name} holds text ({np.unique(a.astype(str))[:5].tolist()}), not numbers: "
+                           f"convert it first, e.g. {name}.astype(int) for '0'/'1'")
     if a.dtype == object or a.dtype.kind == "f":
         a_f = pd.to_numeric(pd.Series(a), errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(np.isnan(a_f))
@@ -50,8 +52,28 @@ def _as_labels(y, name="y"):
                            "a metric of discrimination needs positives and negatives")
     return a
 
-def _as_scores(s, n, name="score", prob=False):
-    "`s` as a float array of length `n` without NaN/inf (and inside [0, 1] when `prob`)."
+# %% ../nbs/20_metrics.ipynb #ca156fd3
+def _pandas_index(x):
+    "The index of a pandas Series or DataFrame; None for anything else (used by position)."
+    return x.index if isinstance(x, (pd.Series, pd.DataFrame)) else None
+
+def _aligned(s, index, name):
+    "`s` reordered to `index` when both are pandas and hold the same patients; refused when they hold others."
+    s_index = _pandas_index(s)
+    if index is None or s_index is None or s_index.equals(index): return s
+    if not (index.is_unique and s_index.is_unique):
+        raise MetricsError(f"{name} and y have different indexes with duplicate labels: they cannot be aligned; "
+                           "pass arrays in the same patient order")
+    missing, extra = index.difference(s_index, sort=False), s_index.difference(index, sort=False)
+    if len(missing) or len(extra):
+        raise MetricsError(f"{name}'s index does not match y's: {len(missing)} patient(s) of y are not in {name} "
+                           f"(first {list(missing[:3])}), {len(extra)} of {name} are not in y (first {list(extra[:3])}); "
+                           f"select the same patients (e.g. {name}.loc[y.index]) or pass arrays in the same order")
+    return s.reindex(index)
+
+def _as_scores(s, n, name="score", prob=False, index=None):
+    "`s` as a float array of length `n` without NaN/inf (inside [0, 1] when `prob`), aligned on `index` if pandas."
+    s = _aligned(s, index, name)
     try: a = np.asarray(s, dtype=float)
     except (TypeError, ValueError) as e: raise MetricsError(f"{name} is not numeric: {e}") from None
     if a.ndim != 1: raise MetricsError(f"{name} must be one-dimensional, got shape {a.shape}")
@@ -63,6 +85,11 @@ def _as_scores(s, n, name="score", prob=False):
         if len(out): raise MetricsError(f"{name} must be probabilities: {len(out)} value(s) outside [0, 1] "
                                         f"(first at position {out[0]}: {a[out[0]]})")
     return a
+
+def _labels_scores(y, *scores, names=("score",), prob=False):
+    "`y` as 0/1 labels and each score as a checked float array (pandas ones matched on y's index)."
+    index = _pandas_index(y); y = _as_labels(y)
+    return (y, *(_as_scores(s, len(y), nm, prob, index) for s, nm in zip(scores, names)))
 
 def _check_alpha(alpha):
     if not 0 < alpha < 1: raise MetricsError(f"alpha must be in (0, 1), got {alpha}")
@@ -81,15 +108,20 @@ def _placements(y, scores):
     return aucs, v10, v01
 
 def _score_matrix(y, scores, name="scores"):
-    "Labels and a (k, n) float matrix from one score, a list of scores or a dict of scores."
+    "Labels and a (k, n) float matrix from one score, a list, a dict or DataFrame of scores (pandas aligned on y)."
+    index = _pandas_index(y); y = _as_labels(y)
     if isinstance(scores, dict): items = list(scores.items())
     elif isinstance(scores, pd.DataFrame): items = list(scores.items())  # one column per model
     elif isinstance(scores, (list, tuple)) and len(scores) and np.ndim(scores[0]) >= 1:
         items = [(f"{name}[{i}]", s) for i, s in enumerate(scores)]
-    elif np.ndim(scores) == 2: items = [(f"{name}[{i}]", s) for i, s in enumerate(np.asarray(scores))]
+    elif np.ndim(scores) == 2:
+        a = np.asarray(scores)
+        if a.shape[1] != len(y) and a.shape[0] == len(y):  # (n, 1) or (n, k): one model per column
+            raise MetricsError(f"{name} has shape {a.shape}, but a 2-D array holds one model per row, (k, {len(y)}): "
+                               f"pass one model as a 1-D array (e.g. .ravel()), or k models as an array transposed to (k, n)")
+        items = [(f"{name}[{i}]", s) for i, s in enumerate(a)]
     else: items = [(name, scores)]
-    y = _as_labels(y)
-    return y, np.vstack([_as_scores(s, len(y), nm) for nm, s in items])
+    return y, np.vstack([_as_scores(s, len(y), nm, index=index) for nm, s in items])
 
 def delong_cov(y,      # 0/1 outcome per patient
                scores  # one score (n,), several as a (k, n) array or list, or a dict name -> score
@@ -129,7 +161,7 @@ def auc_ci(y,                # 0/1 outcome per patient
         auc, half = aucs[0], stats.norm.ppf(1 - alpha / 2) * math.sqrt(max(cov[0, 0], 0.0))
         return float(auc), float(max(auc - half, 0.0)), float(min(auc + half, 1.0))
     if method == "bootstrap":
-        y = _as_labels(y); s = _as_scores(score, len(y))
+        y, s = _labels_scores(y, score)
         auc = _placements(y, s[None])[0][0]
         lo, hi = np.quantile(_bootstrap_aucs(y, s, int(n_boot), seed), [alpha / 2, 1 - alpha / 2])
         return float(auc), float(lo), float(hi)
@@ -192,13 +224,22 @@ def delong_test(y,                        # 0/1 outcome per patient (of score_a,
                         _p_value(stat, alternative, df), float(df), bool(paired), alternative, method)
 
 # %% ../nbs/20_metrics.ipynb #d612aa7c
+def _check_adjust(adjust):
+    "`adjust` if `multipletests` knows it (or None); a MetricsError listing common methods otherwise."
+    if adjust is None: return None
+    try: multipletests([0.5], method=adjust)
+    except (ValueError, TypeError, AttributeError):
+        raise MetricsError(f"adjust must be None or a statsmodels multipletests method such as 'holm', 'bonferroni', "
+                           f"'hommel' or 'fdr_bh'; got {adjust!r}") from None
+    return adjust
+
 def delong_matrix(y,              # 0/1 outcome per patient
                   scores:dict,    # model name -> scores on the same patients
                   adjust="holm",  # a `multipletests` method, or None for no adjustment
                   alpha=0.05      # 1 - confidence level of the difference's interval
                  )->pd.DataFrame:
     "Pairwise paired DeLong tests of many models: one row per pair, raw and adjusted p-values."
-    alpha = _check_alpha(alpha)
+    alpha, adjust = _check_alpha(alpha), _check_adjust(adjust)
     if not isinstance(scores, dict) or len(scores) < 2: raise MetricsError("scores must be a dict of at least two models")
     names = list(scores)
     aucs, cov = delong_cov(y, scores)
@@ -217,11 +258,16 @@ def delong_matrix(y,              # 0/1 outcome per patient
 def youden_cutoff(y,     # 0/1 outcome per patient (training cohort)
                   score  # higher = more likely positive
                  )->float:
-    "The observed score that maximises sensitivity + specificity - 1 (positive when score >= cutoff)."
-    y = _as_labels(y); s = _as_scores(score, len(y))
-    fpr, tpr, thr = roc_curve(y, s, drop_intermediate=False)  # thresholds in decreasing order, first is +inf
-    j = (tpr - fpr)[1:]
-    return float(thr[1:][int(np.argmax(j))])  # argmax: the first (highest) of equal maxima
+    "The observed score maximising sensitivity + specificity - 1 (positive when score >= cutoff); the highest of ties."
+    y, s = _labels_scores(y, score)
+    cuts = np.unique(s)
+    if len(cuts) == 1: raise MetricsError(f"score is constant ({cuts[0]:g} for all {len(s)} patients): "
+                                          "no cut-off separates patients, so there is no Youden cut-off")
+    m, n = int(y.sum()), int(len(y) - y.sum())
+    tp = m - np.searchsorted(np.sort(s[y == 1]), cuts, side="left")  # positives with score >= cut
+    fp = n - np.searchsorted(np.sort(s[y == 0]), cuts, side="left")
+    mnj = tp.astype(np.int64) * n - fp.astype(np.int64) * m        # m n J, exact
+    return float(cuts[np.flatnonzero(mnj == mnj.max())[-1]])
 
 # %% ../nbs/20_metrics.ipynb #e9096262
 def _wilson(k, n, alpha):
@@ -238,7 +284,7 @@ def binary_metrics(y,            # 0/1 outcome per patient
                   )->dict:
     "Counts, accuracy, sensitivity, specificity, PPV, NPV and F1 at `cutoff`, with (1-alpha) intervals."
     alpha = _check_alpha(alpha)
-    y = _as_labels(y); s = _as_scores(score, len(y))
+    y, s = _labels_scores(y, score)
     try: cutoff = float(cutoff)
     except (TypeError, ValueError): raise MetricsError(f"cutoff must be a number, got {cutoff!r}") from None
     if math.isnan(cutoff): raise MetricsError("cutoff is NaN")
@@ -274,7 +320,7 @@ def hosmer_lemeshow(y,     # 0/1 outcome per patient
                     g=10   # number of groups (R's default)
                    )->dict:
     "Hosmer-Lemeshow test grouped as R's `ResourceSelection::hoslem.test`: statistic, df, p_value, table."
-    y = _as_labels(y); p = _as_scores(prob, len(y), "prob", prob=True)
+    y, p = _labels_scores(y, prob, names=("prob",), prob=True)
     if int(g) != g or g < 3: raise MetricsError(f"g must be an integer >= 3, got {g}")
     g = int(g)
     breaks = np.unique(_quantile7(p, np.arange(g + 1) * (1 / g)))  # R: seq(0, 1, 1/g)
@@ -308,17 +354,71 @@ def _logistic_newton(X, y, offset, max_iter=100, tol=1e-10):
     mu = 1 / (1 + np.exp(-(offset + X @ beta)))
     return beta, np.linalg.inv(X.T @ (X * (mu * (1 - mu))[:, None]))
 
+# %% ../nbs/20_metrics.ipynb #5c65018b
+def _lowest(x, y, i, nleft, nright, span):
+    "One local fit of R's `clowess` at x[i]: tricube weights on x[nleft:] up to 0.999 h (ties on the right included)."
+    xi = x[i]
+    h = max(xi - x[nleft], x[nright] - xi)
+    seg = x[nleft:]; r = np.abs(seg - xi)
+    stop = np.flatnonzero((r > 0.999 * h) & (seg > xi))
+    end = stop[0] if len(stop) else len(seg)
+    seg, r, yy = seg[:end], r[:end], y[nleft:nleft + end]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = 1 - (r / h) * (r / h) * (r / h)
+        w = np.where(r <= 0.999 * h, np.where(r <= 0.001 * h, 1.0, u * u * u), 0.0)
+    # R adds in a loop: a cumulative sum's last element adds in the same order, so the sums agree to the bit
+    a = np.cumsum(w)[-1]
+    if a <= 0: return y[i]
+    w = w / a
+    if h > 0:
+        a = np.cumsum(w * seg)[-1]
+        b, c = xi - a, np.cumsum(w * (seg - a) * (seg - a))[-1]
+        if np.sqrt(c) > 0.001 * span: w = w * (b / c * (seg - a) + 1.0)  # spread enough for a slope
+    return np.cumsum(w * yy)[-1]
+
+def _lowess_r(x,         # the predictor (here the predicted probabilities)
+              y,         # the response (here the 0/1 outcome)
+              f=2/3,     # the span, R's default
+              delta=None # fit only points more than delta apart and interpolate; default 1% of the range (R's)
+             ):
+    "R's `lowess(x, y, f, iter = 0, delta)`: the smoothed y at each x, in the order given."
+    o = np.argsort(x, kind="stable")
+    x, y = np.asarray(x, float)[o], np.asarray(y, float)[o]
+    n = len(x)
+    if n < 2: return y.copy()
+    span = x[-1] - x[0]
+    delta = 0.01 * span if delta is None else delta
+    ns = max(2, min(n, int(f * n + 1e-7)))
+    fit = np.empty(n); nleft, nright, last, i = 0, ns - 1, -1, 0
+    while True:
+        if nright < n - 1 and x[i] - x[nleft] > x[nright + 1] - x[i]:  # the window moves right if that narrows it
+            nleft += 1; nright += 1; continue
+        fit[i] = _lowest(x, y, i, nleft, nright, span)
+        if last < i - 1:  # points skipped within delta: linear interpolation
+            alpha = (x[last + 1:i] - x[last]) / (x[i] - x[last])
+            fit[last + 1:i] = alpha * fit[i] + (1.0 - alpha) * fit[last]
+        last, j = i, i + 1
+        while j < n and x[j] <= x[last] + delta:
+            if x[j] == x[last]: fit[j] = fit[last]; last = j  # ties share the fit
+            j += 1
+        i = max(last + 1, j - 1)
+        if last >= n - 1: break
+    out = np.empty(n); out[o] = fit
+    return out
+
+# %% ../nbs/20_metrics.ipynb #13a3c9e3
 def calibration_summary(y,          # 0/1 outcome per patient
                         prob,       # predicted probability of the outcome
                         alpha=0.05  # 1 - confidence level of the intervals
                        )->dict:
-    "Brier score, calibration-in-the-large, calibration slope and Spiegelhalter's z test, with Wald intervals."
+    "Brier, Spiegelhalter's z, calibration-in-the-large and slope with Wald intervals, and Emax, E90, Eavg."
     alpha = _check_alpha(alpha)
-    y = _as_labels(y); p = _as_scores(prob, len(y), "prob", prob=True)
+    y, p = _labels_scores(y, prob, names=("prob",), prob=True)
     res = dict(n=len(y), brier=float(np.mean((p - y)**2)))
     num, den = np.sum((y - p) * (1 - 2 * p)), math.sqrt(np.sum((1 - 2 * p)**2 * p * (1 - p)))
     res["spiegelhalter_z"] = float(num / den) if den > 0 else math.nan
     res["spiegelhalter_p"] = float(2 * stats.norm.sf(abs(res["spiegelhalter_z"])))
+    err = np.abs(p - _lowess_r(p, y))  # rms::val.prob: |p - lowess(p, y, iter = 0)|
     keep = (p > 0) & (p < 1)
     if (~keep).any():
         warnings.warn(f"{int((~keep).sum())} patient(s) with probability 0 or 1 left out of the logistic calibration fits")
@@ -326,11 +426,17 @@ def calibration_summary(y,          # 0/1 outcome per patient
     if len(np.unique(yk)) < 2: raise MetricsError("after leaving out probabilities of 0 or 1, only one class is left")
     z = stats.norm.ppf(1 - alpha / 2)
     (a,), cov_a = _logistic_newton(np.ones((len(yk), 1)), yk, lp)
-    (a2, b), cov_b = _logistic_newton(np.column_stack([np.ones(len(yk)), lp]), yk, np.zeros(len(yk)))
-    se_a, se_b = math.sqrt(cov_a[0, 0]), math.sqrt(cov_b[1, 1])
+    se_a, note = math.sqrt(cov_a[0, 0]), ""
+    if np.ptp(lp) > 0:
+        (a2, b), cov_b = _logistic_newton(np.column_stack([np.ones(len(yk)), lp]), yk, np.zeros(len(yk)))
+        se_b = math.sqrt(cov_b[1, 1])
+    else:
+        a2 = b = se_b = math.nan
+        note = f"prob is constant ({p[keep][0]:g} for every patient): the calibration slope is undefined"
     res.update(citl=float(a), citl_ci=(float(a - z * se_a), float(a + z * se_a)), slope=float(b),
                slope_ci=(float(b - z * se_b), float(b + z * se_b)), slope_intercept=float(a2),
-               n_excluded=int((~keep).sum()))
+               n_excluded=int((~keep).sum()), emax=float(err.max()), e90=float(np.quantile(err, 0.9)),
+               eavg=float(err.mean()), note=note)
     return res
 
 # %% ../nbs/20_metrics.ipynb #76efd296
@@ -342,7 +448,7 @@ def calibration_curve_table(y,                    # 0/1 outcome per patient
                            )->pd.DataFrame:
     "Per bin: edges, n, mean predicted probability, observed event rate with a Wilson interval."
     alpha = _check_alpha(alpha)
-    y = _as_labels(y); p = _as_scores(prob, len(y), "prob", prob=True)
+    y, p = _labels_scores(y, prob, names=("prob",), prob=True)
     if int(n_bins) != n_bins or n_bins < 1: raise MetricsError(f"n_bins must be a positive integer, got {n_bins}")
     if strategy == "quantile": edges = np.percentile(p, np.linspace(0, 1, int(n_bins) + 1) * 100)
     elif strategy == "uniform": edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
@@ -362,7 +468,7 @@ def net_benefit(y,                # 0/1 outcome per patient
                 thresholds=None   # threshold probabilities in [0, 1); default 0.01, 0.02, ..., 0.99
                )->pd.DataFrame:
     "Decision curve: net benefit of the model, treat-all and treat-none, and net interventions avoided per 100."
-    y = _as_labels(y); p = _as_scores(prob, len(y), "prob", prob=True)
+    y, p = _labels_scores(y, prob, names=("prob",), prob=True)
     t = np.arange(1, 100) / 100 if thresholds is None else np.atleast_1d(np.asarray(thresholds, dtype=float))
     if (~np.isfinite(t)).any() or (t < 0).any() or (t >= 1).any():
         raise MetricsError("thresholds must be finite and in [0, 1)")
@@ -376,6 +482,23 @@ def net_benefit(y,                # 0/1 outcome per patient
     return pd.DataFrame(dict(threshold=t, net_benefit=nb, net_benefit_all=nb_all, net_benefit_none=0.0,
                              interventions_avoided_per_100=nia, tp=tp, fp=fp))
 
+# %% ../nbs/20_metrics.ipynb #57f8b67e
+def _nri_parts(y, d):
+    "Shares moved up and down among events and non-events by the change `d`, their NRIs and the NRI's variance."
+    shares, nri, var = {}, {}, 0.0
+    for name, cls, sign in (("events", 1, 1), ("nonevents", 0, -1)):
+        dc = d[y == cls]; n = len(dc)
+        up, down = np.mean(dc > 0), np.mean(dc < 0)
+        nri[name] = sign * (up - down)
+        var += (up + down - (up - down)**2) / n  # multinomial, as Hmisc::improveProb
+        shares[f"up_{name}"], shares[f"down_{name}"] = float(up), float(down)
+    return shares, nri["events"], nri["nonevents"], var
+
+def _wald_p(est, se):
+    "Two-sided normal p-value of est / se; NaN when se is undefined."
+    if math.isnan(se): return math.nan
+    return float(2 * stats.norm.sf(abs(est / se))) if se > 0 else (1.0 if est == 0 else 0.0)
+
 # %% ../nbs/20_metrics.ipynb #6806abc4
 def nri_idi(y,           # 0/1 outcome per patient
             prob_old,    # probabilities of the reference model
@@ -384,23 +507,86 @@ def nri_idi(y,           # 0/1 outcome per patient
            )->dict:
     "Category-free NRI and IDI of `prob_new` over `prob_old`, with Wald intervals and p-values (Pencina 2008, 2011)."
     alpha = _check_alpha(alpha)
-    y = _as_labels(y)
-    old, new = _as_scores(prob_old, len(y), "prob_old", prob=True), _as_scores(prob_new, len(y), "prob_new", prob=True)
-    z, d, res = stats.norm.ppf(1 - alpha / 2), new - old, {}
-    parts, var_nri = {}, 0.0
-    for name, cls, sign in (("events", 1, 1), ("nonevents", 0, -1)):
-        dc = d[y == cls]; n = len(dc)
-        up, down = np.mean(dc > 0), np.mean(dc < 0)
-        parts[name] = sign * (up - down)
-        var_nri += (up + down - (up - down)**2) / n
-        res[f"up_{name}"], res[f"down_{name}"] = float(up), float(down)
-    nri, se_nri = parts["events"] + parts["nonevents"], math.sqrt(var_nri)
+    y, old, new = _labels_scores(y, prob_old, prob_new, names=("prob_old", "prob_new"), prob=True)
+    z, d = stats.norm.ppf(1 - alpha / 2), new - old
+    res, nri_ev, nri_ne, var_nri = _nri_parts(y, d)
+    nri, se_nri = nri_ev + nri_ne, math.sqrt(var_nri)
     de, dn = d[y == 1], d[y == 0]
     idi = de.mean() - dn.mean()
-    se_idi = math.sqrt(de.var(ddof=1) / len(de) + dn.var(ddof=1) / len(dn))
-    def _p(est, se): return float(2 * stats.norm.sf(abs(est / se))) if se > 0 else (1.0 if est == 0 else 0.0)
+    if min(len(de), len(dn)) < 2:
+        warnings.warn(f"the IDI's standard error needs at least 2 events and 2 non-events, got {len(de)} and {len(dn)}: "
+                      "idi_se, idi_ci and idi_p are NaN")
+        se_idi = math.nan
+    else: se_idi = math.sqrt(de.var(ddof=1) / len(de) + dn.var(ddof=1) / len(dn))
     res.update(nri=float(nri), nri_ci=(float(nri - z * se_nri), float(nri + z * se_nri)), nri_se=se_nri,
-               nri_p=_p(nri, se_nri), nri_events=float(parts["events"]), nri_nonevents=float(parts["nonevents"]),
+               nri_p=_wald_p(nri, se_nri), nri_events=float(nri_ev), nri_nonevents=float(nri_ne),
                idi=float(idi), idi_ci=(float(idi - z * se_idi), float(idi + z * se_idi)), idi_se=se_idi,
-               idi_p=_p(idi, se_idi))
+               idi_p=_wald_p(idi, se_idi))
     return res
+
+# %% ../nbs/20_metrics.ipynb #6ff2b571
+@dataclass(frozen=True)
+class CategoricalNRIResult:
+    "The outcome of `categorical_nri`."
+    thresholds: tuple      # risk thresholds between categories (at a threshold: the upper category)
+    nri: float             # nri_events + nri_nonevents, from -2 to 2
+    nri_ci: tuple          # (lo, hi) Wald interval at level 1 - alpha
+    se: float              # standard error of the NRI (Hmisc::improveProb's)
+    z: float               # nri / se
+    p_value: float         # two-sided, for "no improvement"
+    nri_events: float      # share of events moved up minus share moved down
+    nri_nonevents: float   # share of non-events moved down minus share moved up
+    up_events: float
+    down_events: float
+    up_nonevents: float
+    down_nonevents: float
+    n_events: int
+    n_nonevents: int
+    table: pd.DataFrame    # counts by outcome and old category (rows) and new category (columns), % reclassified
+
+    def to_dict(self):
+        "The fields, the table as records (JSON-ready)."
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        return d | dict(table=self.table.reset_index().to_dict("records"))
+
+# %% ../nbs/20_metrics.ipynb #c42ac5a9
+def _risk_categories(p, t):
+    "Category of each probability: 0 below t[0], k from t[k-1] up to (not including) t[k] (R's cut(right = FALSE))."
+    return np.searchsorted(t, p, side="right")
+
+def _category_labels(t):
+    e = [0.0, *t, 1.0]
+    return [f"[{e[k]:g}, {e[k + 1]:g}{']' if k == len(t) else ')'}" for k in range(len(t) + 1)]
+
+def _reclassification_table(y, c_old, c_new, labels):
+    "Patients by outcome and old category (rows) and new category (columns), with the % reclassified per row."
+    k, blocks = len(labels), []
+    for outcome, sel in (("non-events", y == 0), ("events", y == 1), ("all", np.ones(len(y), bool))):
+        counts = np.zeros((k, k), int); np.add.at(counts, (c_old[sel], c_new[sel]), 1)
+        block = pd.DataFrame(counts, columns=pd.Index(labels, name="new model"),
+                             index=pd.MultiIndex.from_product([[outcome], labels], names=["outcome", "old model"]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            block["% reclassified"] = 100 * (counts.sum(axis=1) - np.diag(counts)) / counts.sum(axis=1)
+        blocks.append(block)
+    return pd.concat(blocks)
+
+def categorical_nri(y,           # 0/1 outcome per patient
+                    prob_old,    # probabilities of the reference model
+                    prob_new,    # probabilities of the new model, same patients
+                    thresholds,  # increasing risk thresholds in (0, 1) between categories, e.g. (0.1, 0.3)
+                    alpha=0.05   # 1 - confidence level of the interval
+                   )->CategoricalNRIResult:
+    "NRI for moves between the risk categories cut at `thresholds` (Pencina 2008), as PredictABEL's `reclassification`."
+    alpha = _check_alpha(alpha)
+    y, old, new = _labels_scores(y, prob_old, prob_new, names=("prob_old", "prob_new"), prob=True)
+    t = np.atleast_1d(np.asarray(thresholds, dtype=float))
+    if t.ndim != 1 or not len(t) or not np.isfinite(t).all() or (t <= 0).any() or (t >= 1).any() or (np.diff(t) <= 0).any():
+        raise MetricsError(f"thresholds must be increasing risks strictly between 0 and 1, got {thresholds!r}")
+    c_old, c_new = _risk_categories(old, t), _risk_categories(new, t)
+    shares, nri_ev, nri_ne, var = _nri_parts(y, c_new - c_old)
+    nri, se, z = nri_ev + nri_ne, math.sqrt(var), stats.norm.ppf(1 - alpha / 2)
+    stat = nri / se if se > 0 else (0.0 if nri == 0 else math.copysign(math.inf, nri))
+    return CategoricalNRIResult(tuple(t.tolist()), float(nri), (float(nri - z * se), float(nri + z * se)), float(se),
+                                float(stat), _wald_p(nri, se), float(nri_ev), float(nri_ne), **shares,
+                                n_events=int(y.sum()), n_nonevents=int(len(y) - y.sum()),
+                                table=_reclassification_table(y, c_old, c_new, _category_labels(t)))

@@ -233,11 +233,19 @@ def dice_hd95(pred:np.ndarray,   # automatic mask (X, Y, Z)
     return dice, hd
 
 # %% ../nbs/10_segmentation.ipynb #69d04513
+def _icc_table(long:pd.DataFrame # columns patient, method, volume
+              )->pd.DataFrame:
+    "pingouin's ICC table at full precision: by default `pingouin.options` rounds its CI95 column to two decimals."
+    import pingouin as pg
+    saved = dict(pg.options)
+    pg.options.update({"round": None, "round.column.CI95": None})
+    try: return pg.intraclass_corr(long, targets="patient", raters="method", ratings="volume")
+    finally: pg.options.clear(); pg.options.update(saved)
+
 def volume_agreement(auto,   # automatic mask volumes (mL), one per patient
                      manual  # manual mask volumes (mL), same patients
                     )->dict:
     "ICC(A,1) and Pearson r with 95% CIs, Bland-Altman bias and limits of agreement."
-    import pingouin as pg
     auto, manual = np.asarray(auto, float), np.asarray(manual, float)
     n = len(auto)
     res = dict(icc=np.nan, icc_lo=np.nan, icc_hi=np.nan, r=np.nan, r_lo=np.nan, r_hi=np.nan, bias=np.nan, loa_lo=np.nan, loa_hi=np.nan)
@@ -246,7 +254,7 @@ def volume_agreement(auto,   # automatic mask volumes (mL), one per patient
         res.update(bias=diff.mean(), loa_lo=diff.mean() - 1.96 * sd, loa_hi=diff.mean() + 1.96 * sd)
     if n >= 4 and np.ptp(auto) > 0 and np.ptp(manual) > 0:
         long = pd.DataFrame(dict(patient=np.tile(np.arange(n), 2), method=np.repeat(["auto", "manual"], n), volume=np.r_[auto, manual]))
-        icc = pg.intraclass_corr(long, targets="patient", raters="method", ratings="volume").set_index("Type").loc["ICC(A,1)"]
+        icc = _icc_table(long).set_index("Type").loc["ICC(A,1)"]
         r = stats.pearsonr(auto, manual)
         ci = r.confidence_interval(0.95)
         res.update(icc=float(icc["ICC"]), icc_lo=float(icc["CI95"][0]), icc_hi=float(icc["CI95"][1]),

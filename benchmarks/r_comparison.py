@@ -1,0 +1,273 @@
+"""Comparison with R: `sacroiliitis_dlr.metrics` and the segmentation ICC against R 4.2 (pROC, rms, Hmisc, psych)
+on 18 generated data sets of 30-2,000 patients, with ties, separation and constant scores. Run on demand:
+
+    .venv/bin/python benchmarks/r_comparison.py [--no-append] [--keep DIR]
+
+Installs Debian's `r-base-core r-cran-proc r-cran-rms r-cran-hmisc r-cran-psych` with apt-get when Rscript is
+missing (needs root), computes the same quantities in both languages, prints the largest absolute difference
+per quantity and appends a section to benchmarks/RESULTS.md (machine, commit, date). Not part of `make test`.
+"""
+import argparse, datetime, math, os, platform, shutil, subprocess, sys, tempfile, warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sacroiliitis_dlr.core import atomic_write, git_commit
+from sacroiliitis_dlr import metrics as M
+from sacroiliitis_dlr.segmentation import volume_agreement
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+R_PACKAGES = ["r-base-core", "r-cran-proc", "r-cran-rms", "r-cran-hmisc", "r-cran-psych"]
+NB_THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)
+CAT_THRESHOLDS = (0.2, 0.5)
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"): return line.split(":", 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or "unknown"
+
+
+def ensure_r():
+    "Rscript on the PATH, installing Debian's R packages when it is missing."
+    if shutil.which("Rscript"): return
+    if os.geteuid() != 0: sys.exit(f"Rscript not found; install it with: apt-get install -y {' '.join(R_PACKAGES)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *R_PACKAGES], check=True, env=env)
+
+
+def r_versions():
+    code = ('cat(R.version$major, ".", R.version$minor, sep=""); for (p in c("pROC", "rms", "Hmisc", "psych")) '
+            'cat("", p, as.character(packageVersion(p))); cat("\\n")')
+    return subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+# ---------------------------------------------------------------- the data sets
+def expit(x): return 1 / (1 + np.exp(-x))
+
+
+def make_dataset(kind, n, seed):
+    "Outcome, three probability models (a, b, c), two mask volumes per patient."
+    rng = np.random.default_rng(seed)
+    prev = 0.1 if kind == "rare" else 0.5
+    y = (rng.random(n) < prev).astype(int)
+    y[:2] = (0, 1)  # both classes, always
+    common = rng.normal(size=n)
+    lin = lambda d, s: d * y + common + rng.normal(scale=s, size=n) + math.log(prev / (1 - prev))
+    pa, pb, pc = expit(lin(1.2, 0.8)), expit(lin(0.9, 1.0)), expit(lin(0.4, 1.2))
+    if kind == "ties":  # probabilities on a 0.05 grid: many ties, within and across classes
+        pa, pb, pc = (np.clip(np.round(p * 20) / 20, 0.05, 0.95) for p in (pa, pb, pc))
+    if kind == "separation":  # model a separates the classes perfectly
+        pa = np.where(y == 1, rng.uniform(0.6, 0.99, n), rng.uniform(0.01, 0.4, n))
+    if kind == "constant":  # model a says the same for everybody
+        pa = np.full(n, 0.3)
+    manual = rng.normal(12, 3, n)
+    auto = 0.95 * manual + 0.5 + rng.normal(scale=1.0, size=n)
+    if kind == "ties": manual, auto = np.round(manual), np.round(auto)
+    return pd.DataFrame(dict(y=y, pa=pa, pb=pb, pc=pc, auto=auto, manual=manual))
+
+
+DATASETS = ([("continuous", n) for n in (30, 100, 300, 1000, 2000)] + [("ties", n) for n in (30, 100, 300, 1000, 2000)]
+            + [("rare", n) for n in (100, 500, 2000)] + [("separation", n) for n in (30, 200)]
+            + [("constant", n) for n in (30, 300, 1000)])
+
+
+# ---------------------------------------------------------------- Python
+def python_side(kind, d):
+    "Quantity name -> value, from this package."
+    y, pa, pb, pc = d.y.to_numpy(), d.pa.to_numpy(), d.pb.to_numpy(), d.pc.to_numpy()
+    out = {}
+    aucs, cov = M.delong_cov(y, np.vstack([pa, pb]))
+    out.update(auc_a=aucs[0], auc_b=aucs[1], var_a=cov[0, 0], var_b=cov[1, 1])
+    _, lo, hi = M.auc_ci(y, pb)
+    out.update(ci_lo_b=lo, ci_hi_b=hi)
+    t = M.delong_test(y, pa, pb)
+    out.update(paired_z=t.statistic, paired_p=t.p_value)
+    h = np.arange(len(y)) < len(y) // 2
+    u = M.delong_test(y[h], pb[h], pc[~h], paired=False, y_b=y[~h])
+    out.update(unpaired_t=u.statistic, unpaired_df=u.df, unpaired_p=u.p_value)
+    dm = M.delong_matrix(y, {"a": pa, "b": pb, "c": pc}, adjust="holm")
+    for i, p in enumerate(dm.p_adjusted): out[f"holm_{i}"] = p
+    out["youden_b"] = M.youden_cutoff(y, pb)
+    if kind != "constant": out["youden_a"] = M.youden_cutoff(y, pa)
+    for name, p in (("a", pa), ("b", pb)):
+        if kind == "separation" and name == "a": continue  # the logistic fits diverge: no calibration fit exists
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cs = M.calibration_summary(y, p)
+        out.update({f"{k}_{name}": cs[k] for k in ("brier", "spiegelhalter_z", "spiegelhalter_p", "emax", "e90", "eavg",
+                                                     "citl", "slope", "slope_intercept")})
+        out[f"citl_lo_{name}"], out[f"citl_hi_{name}"] = cs["citl_ci"]
+        out[f"slope_lo_{name}"], out[f"slope_hi_{name}"] = cs["slope_ci"]
+    nb = M.net_benefit(y, pb, NB_THRESHOLDS)
+    for t_, v in zip(NB_THRESHOLDS, nb.net_benefit): out[f"nb_{t_:.2f}"] = v
+    ri = M.nri_idi(y, pc, pb)
+    out.update(nri=ri["nri"], nri_se=ri["nri_se"], nri_p=ri["nri_p"], idi=ri["idi"], idi_se=ri["idi_se"], idi_p=ri["idi_p"])
+    cn = M.categorical_nri(y, pc, pb, CAT_THRESHOLDS)
+    out.update(cat_nri=cn.nri, cat_nri_se=cn.se, cat_nri_p=cn.p_value)
+    va = volume_agreement(d.auto, d.manual)
+    out.update(icc=va["icc"], icc_lo=va["icc_lo"], icc_hi=va["icc_hi"])
+    return out
+
+
+# ---------------------------------------------------------------- R
+R_SCRIPT = r"""
+suppressPackageStartupMessages({library(pROC); library(rms); library(Hmisc); library(psych)})
+args <- commandArgs(TRUE); dir <- args[1]
+nb_t <- as.numeric(strsplit(args[2], ",")[[1]]); cat_t <- as.numeric(strsplit(args[3], ",")[[1]])
+meta <- read.csv(file.path(dir, "datasets.csv"), stringsAsFactors = FALSE)
+rows <- list()
+# glm stops on the change in deviance (1e-8 by default) and takes its covariance from the weights of the iterate
+# before the last: converged tightly, then refitted from the converged coefficients, it is evaluated at the MLE
+tight <- glm.control(epsilon = 1e-16, maxit = 100)
+for (k in seq_len(nrow(meta))) {
+  ds <- meta$dataset[k]; kind <- meta$kind[k]
+  d <- read.csv(file.path(dir, paste0(ds, ".csv"))); y <- d$y
+  res <- c()
+  put <- function(name, v) res[name] <<- as.numeric(v)
+  roc_ <- function(yy, s) roc(yy, s, levels = c(0, 1), direction = "<", quiet = TRUE)
+  ra <- roc_(y, d$pa); rb <- roc_(y, d$pb); rc <- roc_(y, d$pc)
+  put("auc_a", auc(ra)); put("auc_b", auc(rb))
+  put("var_a", var(ra, method = "delong")); put("var_b", var(rb, method = "delong"))
+  ci <- ci.auc(rb, method = "delong"); put("ci_lo_b", ci[1]); put("ci_hi_b", ci[3])
+  t <- roc.test(ra, rb, method = "delong", paired = TRUE); put("paired_z", t$statistic); put("paired_p", t$p.value)
+  h <- seq_along(y) <= length(y) %/% 2
+  u <- roc.test(roc_(y[h], d$pb[h]), roc_(y[!h], d$pc[!h]), method = "delong", paired = FALSE)
+  put("unpaired_t", u$statistic); put("unpaired_df", u$parameter); put("unpaired_p", u$p.value)
+  ps <- c(roc.test(ra, rb, method = "delong", paired = TRUE)$p.value,
+          roc.test(ra, rc, method = "delong", paired = TRUE)$p.value,
+          roc.test(rb, rc, method = "delong", paired = TRUE)$p.value)
+  adj <- p.adjust(ps, method = "holm"); for (i in 1:3) put(paste0("holm_", i - 1), adj[i])
+  # Youden's J from counts, exactly; the highest of the tied maxima, positive when score >= cut
+  youden <- function(s) {
+    cuts <- sort(unique(s)); m <- sum(y == 1); n <- sum(y == 0)
+    j <- sapply(cuts, function(c) sum(s >= c & y == 1) * n - sum(s >= c & y == 0) * m)
+    max(cuts[j == max(j)])
+  }
+  put("youden_b", youden(d$pb)); if (kind != "constant") put("youden_a", youden(d$pa))
+  for (nm in c("a", "b")) {
+    if (kind == "separation" && nm == "a") next
+    p <- d[[paste0("p", nm)]]
+    v <- suppressWarnings(val.prob(p, y, pl = FALSE))
+    if (length(unique(p)) == 1) {
+      # rms 6.5's constant-p branch returns 19 values under 18 names (Emax and E90 read 0, S:z reads |p - mean(y)|):
+      # compute what it means, with val.prob's own formulas
+      z <- sum((y - p) * (1 - 2 * p)) / sqrt(sum((1 - 2 * p) * (1 - 2 * p) * p * (1 - p)))
+      er <- abs(sort(p) - lowess(p, y, iter = 0)$y)  # approx() needs two distinct x; the smooth is in sorted order
+      v <- c(Brier = mean((y - p)^2), "S:z" = z, "S:p" = 2 * pnorm(-abs(z)), Emax = max(er),
+             E90 = unname(quantile(er, 0.9)), Eavg = mean(er))
+    }
+    for (q in c("Brier", "S:z", "S:p", "Emax", "E90", "Eavg"))
+      put(paste0(c(Brier = "brier", "S:z" = "spiegelhalter_z", "S:p" = "spiegelhalter_p", Emax = "emax",
+                   E90 = "e90", Eavg = "eavg")[[q]], "_", nm), v[[q]])
+    f0 <- glm(y ~ 1, offset = qlogis(p), family = binomial, control = tight)
+    f0 <- glm(y ~ 1, offset = qlogis(p), family = binomial, control = tight, start = coef(f0))  # vcov at the MLE
+    ci0 <- confint.default(f0)
+    put(paste0("citl_", nm), coef(f0)[1]); put(paste0("citl_lo_", nm), ci0[1, 1]); put(paste0("citl_hi_", nm), ci0[1, 2])
+    if (length(unique(p)) > 1) {
+      f1 <- glm(y ~ qlogis(p), family = binomial, control = tight)
+      f1 <- glm(y ~ qlogis(p), family = binomial, control = tight, start = coef(f1)); ci1 <- confint.default(f1)
+      put(paste0("slope_", nm), coef(f1)[2]); put(paste0("slope_intercept_", nm), coef(f1)[1])
+      put(paste0("slope_lo_", nm), ci1[2, 1]); put(paste0("slope_hi_", nm), ci1[2, 2])
+    } else for (q in c("slope_", "slope_intercept_", "slope_lo_", "slope_hi_")) put(paste0(q, nm), NA)
+  }
+  for (tt in nb_t) {
+    called <- d$pb >= tt
+    put(sprintf("nb_%.2f", tt), sum(called & y == 1) / length(y) - sum(called & y == 0) / length(y) * tt / (1 - tt))
+  }
+  x <- improveProb(x1 = d$pc, x2 = d$pb, y = y)
+  put("nri", x$nri); put("nri_se", x$se.nri); put("nri_p", 2 * pnorm(-abs(x$z.nri)))
+  put("idi", x$idi); put("idi_se", x$se.idi); put("idi_p", 2 * pnorm(-abs(x$z.idi)))
+  # PredictABEL::reclassification's categorical NRI: improveProb on the category numbers
+  br <- c(0, cat_t, 1)
+  c1 <- cut(d$pc, breaks = br, include.lowest = TRUE, right = FALSE)
+  c2 <- cut(d$pb, breaks = br, include.lowest = TRUE, right = FALSE)
+  xc <- improveProb(x1 = as.numeric(c1) / nlevels(c1), x2 = as.numeric(c2) / nlevels(c2), y = y)
+  put("cat_nri", xc$nri); put("cat_nri_se", xc$se.nri); put("cat_nri_p", 2 * pnorm(-abs(xc$z.nri)))
+  icc <- ICC(cbind(d$auto, d$manual), lmer = FALSE)$results["Single_random_raters", ]
+  put("icc", icc$ICC); put("icc_lo", icc[["lower bound"]]); put("icc_hi", icc[["upper bound"]])
+  rows[[k]] <- data.frame(dataset = ds, quantity = names(res), value = unname(res))
+}
+write.csv(do.call(rbind, rows), file.path(dir, "r_results.csv"), row.names = FALSE)
+"""
+
+
+def r_side(folder, datasets):
+    "Long table dataset, quantity, value, from R."
+    for name, _, d in datasets: d.to_csv(folder / f"{name}.csv", index=False, float_format="%.17g")
+    pd.DataFrame([dict(dataset=name, kind=kind) for name, kind, _ in datasets]).to_csv(folder / "datasets.csv", index=False)
+    (folder / "compare.R").write_text(R_SCRIPT)
+    subprocess.run(["Rscript", str(folder / "compare.R"), str(folder), ",".join(map(str, NB_THRESHOLDS)),
+                    ",".join(map(str, CAT_THRESHOLDS))], check=True)
+    return pd.read_csv(folder / "r_results.csv")
+
+
+def group(q):
+    "The quantity as reported: net benefit thresholds together, model suffixes together."
+    if q.startswith("nb_"): return f"net benefit ({len(NB_THRESHOLDS)} thresholds)"
+    if q.startswith("holm_"): return "Holm-adjusted p (3 pairs)"
+    for suffix in ("_a", "_b"):
+        if q.endswith(suffix) and not q.startswith(("auc_", "var_", "ci_")): return q[:-2]
+    return q
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--keep", help="folder to keep the data sets and R's results in")
+    args = ap.parse_args()
+    ensure_r()
+    datasets = [(f"ds{i:02d}_{kind}_{n}", kind, make_dataset(kind, n, seed=100 + i)) for i, (kind, n) in enumerate(DATASETS)]
+    py = pd.DataFrame([dict(dataset=name, quantity=q, value=float(v)) for name, kind, d in datasets
+                       for q, v in python_side(kind, d).items()])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep or tmp); folder.mkdir(parents=True, exist_ok=True)
+        r = r_side(folder, datasets)
+    both = py.merge(r, on=["dataset", "quantity"], how="outer", suffixes=("_py", "_r"))
+    both["group"] = both.quantity.map(group)
+    both["finite"] = np.isfinite(both.value_py) & np.isfinite(both.value_r)
+    both["nan_mismatch"] = np.isfinite(both.value_py) != np.isfinite(both.value_r)
+    both["diff"] = (both.value_py - both.value_r).abs().where(both.finite)
+    both["rel"] = both["diff"] / both.value_r.abs().where(both.value_r != 0)
+    rows = []
+    for g, b in both.groupby("group", sort=False):
+        i = b["diff"].idxmax() if b["diff"].notna().any() else None
+        rows.append(dict(quantity=g, n=int(b.finite.sum()), max_abs_diff=b["diff"].max(), max_rel_diff=b.rel.max(),
+                         where=b.dataset[i] if i is not None else "", nan_in_one_only=int(b.nan_mismatch.sum()),
+                         nan_in_both=int((b.value_py.isna() & b.value_r.isna()).sum())))
+    tab = pd.DataFrame(rows)
+    fmt = tab.assign(max_abs_diff=tab.max_abs_diff.map(lambda v: f"{v:.1e}"), max_rel_diff=tab.max_rel_diff.map(lambda v: f"{v:.1e}"))
+    print(fmt.to_string(index=False))
+    worst = tab.max_abs_diff.max()
+    print(f"largest difference over everything: {worst:.1e}; values NaN in one language only: {tab.nan_in_one_only.sum()}")
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    kinds = ", ".join(f"{k} {'/'.join(str(n) for kk, n in DATASETS if kk == k)}" for k in dict.fromkeys(k for k, _ in DATASETS))
+    section = "\n".join([
+        f"## Comparison with R (issue 15) ({now})", "",
+        f"- machine: {os.cpu_count()} cores, {cpu_model()}, {platform.platform()}, Python {platform.python_version()}, "
+        f"numpy {np.__version__}; R {r_versions()}",
+        f"- commit: {git_commit(Path(__file__).parent)}",
+        "- command: `.venv/bin/python benchmarks/r_comparison.py`",
+        f"- {len(DATASETS)} generated data sets (kind and patients: {kinds}); `n` below counts the values compared",
+        f"- **largest absolute difference over every quantity: {worst:.1e}**; values NaN in one language only: "
+        f"{tab.nan_in_one_only.sum()} (NaN in both: the calibration slope of a constant probability, which R's glm "
+        "cannot fit either and `rms::val.prob` reports as 0). For a constant probability rms 6.5's `val.prob` "
+        "returns 19 values under 18 names (Emax and E90 read 0, S:z reads |p - mean(y)|), so there R's reference is "
+        "val.prob's own formulas (its `Spi` and `lowess`/`approx` lines); glm fits converged to `epsilon = 1e-16` and refitted from their coefficients, so that R's Wald SEs are evaluated at the MLE (glm's default leaves ~1e-5 in them)", "",
+        "| quantity | n | max abs diff | max rel diff | where (abs) | NaN in one only |", "|---|---:|---:|---:|---|---:|",
+        *[f"| {r.quantity} | {r.n} | {r.max_abs_diff:.1e} | {r.max_rel_diff:.1e} | {r.where} | {r.nan_in_one_only} |"
+          for r in tab.itertuples()],
+        "", ""])
+    if not args.no_append:
+        old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+        atomic_write(RESULTS, old + section)
+        print(f"appended to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
