@@ -265,7 +265,7 @@ def main():
         "", ""])
     if not args.no_append:
         old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-        atomic_write(RESULTS, old + section)
+        atomic_write(RESULTS, old.rstrip("\n") + "\n\n" + section)
         print(f"appended to {RESULTS}")
 
 
