@@ -1,6 +1,7 @@
 """Write README.md from nbs/index.ipynb: what `nbdev-readme` does, without Quarto (which cannot be installed here).
 
-Markdown cells are copied as they are; code cells without a `#|` directive become fenced Python blocks.
+Markdown cells are copied as they are, with image links made relative to the repository root (`images/x.png` in
+the notebook is `nbs/images/x.png` in the README); code cells without a `#|` directive become fenced Python blocks.
 
     python tools/readme.py            # writes README.md in the repository root
     python tools/readme.py --check    # exits 1 when README.md differs from what index.ipynb gives
@@ -17,7 +18,7 @@ def render(index:Path)->str:
     out = [HEADER, ""]
     for cell in json.loads(index.read_text())["cells"]:
         src = "".join(cell["source"])
-        if cell["cell_type"] == "markdown": out.append(src)
+        if cell["cell_type"] == "markdown": out.append(src.replace("](images/", "](nbs/images/"))
         elif not src.startswith("#|"): out.append("```python\n" + src + "\n```")
         out.append("")
     return "\n".join(out)
