@@ -17,7 +17,7 @@ __all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'coun
            'make_toy_run', 'ROIDataset', 'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner',
            'predict_probs', 'train_model', 'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold',
            'cross_validate', 'base_model_metrics', 'gradcam_layer', 'gradcam_maps', 'plot_gradcam',
-           'train_folds_parallel', 'run_classification_stage', 'predict_base_models']
+           'train_folds_parallel', 'train_folds_submitit', 'run_classification_stage', 'predict_base_models']
 
 # %% ../nbs/11_classification.ipynb #654c4bf3
 import numpy as np
@@ -46,6 +46,8 @@ from .metrics import auc_ci, youden_cutoff, binary_metrics
 from .core import (Profile, get_profile, seed_everything, choose_device, config_hash, to_dict,
                                    from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile,
                                    init_run)
+from .jobs import (ExecutorConfig, ResumableJob, deal, gpu_slots, job_count, make_executor,
+                                   read_executor, submit_jobs, visible_gpus, wait_jobs)
 
 # %% ../nbs/11_classification.ipynb #08f8794c
 ARCHS = ("resnet50", "resnet101", "densenet121")
@@ -468,6 +470,24 @@ def train_folds_parallel(run_dir,      # the run folder (its split.csv and rois/
             if not quiet: print(f"[{i + 1}/{len(jobs)}] {name} fold {fold}: {sec:.0f} s", flush=True)
     finally: get_reusable_executor().shutdown(wait=True)  # idle loky workers would otherwise live on for 300 s
 
+# %% ../nbs/11_classification.ipynb #391c2408
+def train_folds_submitit(run_dir,       # the run folder (its split.csv and rois/ are read by each job)
+                         jobs:list,     # (arch, modality, fold) of the fold models to train
+                         ckpt_dir,      # where the checkpoints go
+                         profile, seed:int=0,
+                         executor=None, # a `jobs.ExecutorConfig` (default: submitit on SLURM if found, else local)
+                         quiet:bool=False)->list:
+    "Train fold models as submitit jobs, each training its share in turn; the jobs' results (name, fold, seconds)."
+    from sacroiliitis_dlr.classification import _fold_job  # by reference, also when called from this notebook
+    p, cfg = get_profile(profile), executor or ExecutorConfig("submitit")
+    ex = make_executor(Path(run_dir)/"classification.jobs", cfg, name="sacroiliitis-dlr-classification")
+    gpus = (cfg.gpus or visible_gpus()) if ex.cluster == "local" and p.device != "cpu" else ()
+    n = job_count(cfg, ex.cluster, len(jobs), p.classification.n_jobs, gpus)
+    calls = [ResumableJob(_fold_job, [(str(run_dir), a, m, k, to_dict(p), seed, str(ckpt_dir)) for a, m, k in chunk],
+                          label=f"classification job {j + 1}/{n}") for j, chunk in enumerate(deal(jobs, n))]
+    if not quiet: print(f"{len(jobs)} fold models in {len(calls)} {ex.cluster} job(s); their logs: {ex.folder}", flush=True)
+    return wait_jobs(submit_jobs(ex, calls, gpu_slots(len(calls), gpus, cfg.jobs_per_gpu)), quiet)
+
 # %% ../nbs/11_classification.ipynb #846ceb67
 def run_classification_stage(run_dir,            # the run folder (cohort/split.csv and rois/ must exist)
                              cohort=None,         # the `Cohort` (unused: labels and folds come from split.csv)
@@ -475,6 +495,7 @@ def run_classification_stage(run_dir,            # the run folder (cohort/split.
                              seed:int=0,
                              force:bool=False,    # replace a finished classification/ folder
                              quiet:bool=False,    # no progress bars (batch runs)
+                             executor=None,       # a `jobs.ExecutorConfig`; default: the run's (`config.json`), else the process path
                             )->Path:
     "Train all base models with 5-fold CV and write `run_dir/classification/`."
     run_dir = Path(run_dir); out = run_dir/"classification"
@@ -486,7 +507,10 @@ def run_classification_stage(run_dir,            # the run folder (cohort/split.
     folds = sorted(split.loc[split.split == "train", "fold"].unique())
     todo = [(a, m, k) for a in p.classification.archs for m in modalities for k in folds
             if not (work/"checkpoints"/f"{a}_{m}_fold{k}.json").exists()]
-    if p.classification.n_jobs > 1 and len(todo) > 1:
+    executor = executor or read_executor(run_dir)
+    if executor.kind == "submitit" and todo:
+        train_folds_submitit(run_dir, todo, work/"checkpoints", p, seed, executor, quiet)
+    elif p.classification.n_jobs > 1 and len(todo) > 1:
         train_folds_parallel(run_dir, todo, work/"checkpoints", p, seed, p.classification.n_jobs, quiet)
     preds, infos = [], []
     for arch in p.classification.archs:

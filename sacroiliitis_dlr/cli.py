@@ -43,9 +43,12 @@ def _cmd_validate(args):
 def _cmd_run(args):
     "Run the pipeline's stages into a run folder; a cohort with problems stops it, with the validation report."
     from sacroiliitis_dlr.pipeline import run_pipeline
+    from sacroiliitis_dlr.jobs import executor_config
     stages = args.stages.split(",") if args.stages else None
+    executor = executor_config(args.executor, args.executor_config)  # before anything runs: a bad file stops here
     run_pipeline(args.cohort, args.out, profile=args.profile, seed=args.seed, stages=stages, force=args.force,
-                 quiet=args.quiet, reports=not args.no_reports, replace=args.replace, predictors=args.predictor)
+                 quiet=args.quiet, reports=not args.no_reports, replace=args.replace, predictors=args.predictor,
+                 executor=executor)
     return 0
 
 def _cmd_report(args):
@@ -91,6 +94,10 @@ def build_parser()->argparse.ArgumentParser:
                    help="--out holds a run of another configuration (profile, seed, cohort, predictors): replace it stage by stage")
     s.add_argument("--quiet", action="store_true", help="no progress bars (batch runs)")
     s.add_argument("--no-reports", action="store_true", help="skip executing the report notebooks")
+    s.add_argument("--executor", choices=("process", "submitit"),
+                   help="where the fold models train: this machine's processes (default), or submitit jobs (SLURM, else local)")
+    s.add_argument("--executor-config", metavar="FILE",
+                   help="JSON or TOML file of cluster settings (partition, gpus_per_job, cpus_per_job, timeout_min, ...)")
     s.set_defaults(func=_cmd_run)
     s = add("report", help="re-execute the report notebooks of a run folder with papermill")
     s.add_argument("run_dir", help="run folder")
