@@ -240,10 +240,13 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
                  reports:bool=True,    # execute the report notebooks at the end
                  registry=None,        # the stages (default: `default_stages(reports)`)
                  replace:bool=False,   # take over a run folder of another configuration, replacing it stage by stage
-                 predictors=()         # clinical columns besides the documented ones (part of the configuration)
+                 predictors=(),        # clinical columns besides the documented ones (part of the configuration)
+                 executor=None         # a `jobs.ExecutorConfig` for the fold models (default: the process path);
+                                       # recorded in config.json, outside the configuration hash
                 )->Path:
     "Run the pipeline from `cohort` into the run folder `out`; returns the run folder."
     from sacroiliitis_dlr.core import check_run_folder, run_lock
+    from sacroiliitis_dlr.jobs import ExecutorConfig, record_executor
     t0, out, profile = time.monotonic(), Path(out), get_profile(profile)
     man = manifest_path(cohort).resolve()
     fp = cohort_fingerprint(man)
@@ -258,6 +261,7 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
         log_line(None, t0, f"cohort valid: {len(validated.manifest)} patients, modalities {list(validated.modalities)}")
     with run_lock(out):  # one run at a time in a folder
         run_dir = init_run(out, profile, seed, replace, extra=extra)
+        record_executor(run_dir, executor or ExecutorConfig())  # where this command trains: it does not change the numbers
         led = read_ledger(run_dir); led["validated"] = dict(fingerprint=fp["files"], manifest=str(man), at=_now())
         _save_ledger(run_dir, led)
         log_line(run_dir, t0, f"run folder {run_dir} (profile {profile.name}, seed {seed})")
