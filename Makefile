@@ -22,10 +22,12 @@ export: setup
 
 # Re-execute every library notebook and keep its outputs, so that a reader sees them on GitHub and in the docs
 # (nbdev-clean keeps outputs). Cells flagged `#| slow` keep the outputs of their last full run; rerun them too with
-# `make notebooks FLAGS=slow`. The report templates in nbs/reports/ are not executed here.
+# `make notebooks FLAGS=slow`. Temporary folders in outputs are shown as <tmp> (tools/scrub_outputs.py). The report
+# templates in nbs/reports/ are not executed here.
 FLAGS ?=
 notebooks: setup
 	$(BIN)/nbdev-test --n-workers 2 --save $(if $(FLAGS),--flags "$(FLAGS)")
+	$(BIN)/python tools/scrub_outputs.py nbs/*.ipynb
 	$(BIN)/nbdev-clean
 
 # README.md is generated from nbs/index.ipynb (nbdev-readme needs Quarto, which cannot be installed here).

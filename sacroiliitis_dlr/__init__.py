@@ -4,6 +4,7 @@ Modules:
 
 - `sacroiliitis_dlr.classification`: The base models: 3D ResNet50, ResNet101 and DenseNet121 trained on each MRI modality's SIJ ROI, with out-of-fold probabilities for the training cohort, fold-averaged probabilities for the test cohort, and Grad-CAM overlays.
 - `sacroiliitis_dlr.combined`: Clinical factor selection, the clinical and combined (DLR signature + clinical) logistic models, their nomogram, the comparisons on the test cohort, and prediction for a new patient.
+- `sacroiliitis_dlr.jobs`: The classification grid's fold models as jobs on an existing engine: submitit, a SLURM job array on a cluster or processes on this machine, with one GPU per job, requeue after a preemption or a time-out, and resume from the finished fold models.
 - `sacroiliitis_dlr.metrics`: Discrimination, calibration and clinical utility of a risk model: AUC with confidence intervals, DeLong tests, cut-off metrics, Hosmer-Lemeshow, calibration, decision curves and NRI/IDI, each checked against an independent computation.
 - `sacroiliitis_dlr.plots`: Print-ready figures of the evaluation: ROC curves, calibration, decision curves, DeLong p-values and odds ratios, in one style, saved as 300-dpi PNG and PDF."""
 

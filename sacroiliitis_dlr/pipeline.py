@@ -301,14 +301,15 @@ def model_metrics(preds:pd.DataFrame # long: model, split, label, prob (`load_pr
     rows, cuts = [], []
     for model, g in preds.groupby("model", sort=False):
         tr = g[g.split == "train"]
-        cut = float(_m.youden_cutoff(tr.label.values, tr.prob.values))
-        cuts.append(dict(model=model, cutoff=cut, rule="Youden index on the training cohort"))
+        try: cut, rule = float(_m.youden_cutoff(tr.label.values, tr.prob.values)), "Youden index on the training cohort"
+        except _m.MetricsError as e: cut, rule = float("nan"), f"no cut-off: {e}"  # a constant score has none
+        cuts.append(dict(model=model, cutoff=cut, rule=rule))
         for cohort in ("train", "test"):
             c = g[g.split == cohort]
             auc, lo, hi = _m.auc_ci(c.label.values, c.prob.values)
-            bm = _m.binary_metrics(c.label.values, c.prob.values, cut)
+            bm = _m.binary_metrics(c.label.values, c.prob.values, cut) if np.isfinite(cut) else {}
             rows.append(dict(model=model, cohort=cohort, n=len(c), auc=auc, auc_lo=lo, auc_hi=hi,
-                             **{k: float(bm[k]) for k in METRIC_COLUMNS[6:]}))
+                             **{k: float(bm.get(k, np.nan)) for k in METRIC_COLUMNS[6:]}))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.DataFrame(cuts)
 
 # %% ../nbs/30_pipeline.ipynb #73d06284
@@ -379,7 +380,7 @@ def oracle_gaps(run_dir,              # the run folder (its config.json names th
 
 # %% ../nbs/30_pipeline.ipynb #875f1116
 def calibration_table(preds:pd.DataFrame)->pd.DataFrame:
-    "Hosmer-Lemeshow test and calibration summary per model and cohort."
+    "Hosmer-Lemeshow test and calibration summary (Brier, intercept, slope, Spiegelhalter, Eavg/E90/Emax) per model and cohort."
     from sacroiliitis_dlr import metrics as _m
     rows = []
     for (model, cohort), g in preds.groupby(["model", "split"], sort=False):
@@ -390,11 +391,13 @@ def calibration_table(preds:pd.DataFrame)->pd.DataFrame:
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e: notes.append(f"Hosmer-Lemeshow: {e}")
         try:
             cs = _m.calibration_summary(g.label.values, g.prob.values)
-            row.update({k: cs[k] for k in ("brier", "citl", "slope", "spiegelhalter_p")})
+            row.update({k: cs[k] for k in ("brier", "citl", "slope", "spiegelhalter_p", "eavg", "e90", "emax")})
+            if cs.get("note"): notes.append(cs["note"])
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:  # e.g. perfect separation on a tiny cohort
             row["brier"] = float(np.mean((g.prob.values - g.label.values)**2)); notes.append(f"calibration fit: {e}")
         rows.append(dict(row, note="; ".join(notes)))
-    cols = ["model", "cohort", "n", "hl_statistic", "hl_df", "hl_p", "brier", "citl", "slope", "spiegelhalter_p", "note"]
+    cols = ["model", "cohort", "n", "hl_statistic", "hl_df", "hl_p", "brier", "citl", "slope", "spiegelhalter_p",
+            "eavg", "e90", "emax", "note"]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 def run_summary_stage(run_dir,          # the run folder

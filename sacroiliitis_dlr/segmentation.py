@@ -38,7 +38,7 @@ from monai.losses import DiceCELoss
 from monai.inferers import sliding_window_inference
 from monai.metrics import compute_dice, compute_hausdorff_distance
 from monai.transforms import Resize
-from .core import (Profile, SegmentationConfig, get_profile, seed_everything, choose_device,
+from .core import (path_inside, Profile, SegmentationConfig, get_profile, seed_everything, choose_device,
                                    atomic_dir, atomic_path, atomic_write, save_json, load_json, to_dict, from_dict,
                                    read_run_profile, RunFolderError)
 
@@ -415,7 +415,7 @@ def _segment_cohort(run_dir, cohort, split, net, profile, roles, quiet, out)->pd
         t0 = time.perf_counter()
         auto = predict_volume(net, p.image, profile.segmentation)
         seconds = time.perf_counter() - t0
-        save_mask(out / "masks" / f"{pid}.nii.gz", auto, p.affine, source=sources.get(pid))
+        save_mask(path_inside(out / "masks", f"{pid}.nii.gz"), auto, p.affine, source=sources.get(pid))
         row = dict(patient_id=pid, split=info.split.get(pid, "unused"), role=roles.get(pid, info.split.get(pid, "unused")),
                    scanner=scanners.get(pid, "all"),
                    dice=np.nan, hd95_mm=np.nan, volume_auto_ml=_volume_ml(auto, p.affine), volume_manual_ml=np.nan, infer_s=seconds,
@@ -521,13 +521,13 @@ def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks
         ids = list(cohort.manifest.patient_id)
         for pid in (ids if quiet else progress_bar(ids)):
             p = _load(cohort, pid, run_dir)
-            mask = load_mask(masks / f"{pid}.nii.gz", ras=True)[0] if source == "auto" else p.mask
+            mask = load_mask(path_inside(masks, f"{pid}.nii.gz"), ras=True)[0] if source == "auto" else p.mask
             if mask is None: raise SegmentationError(f"patient {pid} has no manual mask but roi.mask_source is 'manual'")
             fallback = not mask.any()
             if fallback: mask = np.ones_like(mask)
             box = roi_box(mask, p.affine, profile.roi.margin_mm)
             roi = roi_crop(p.image, mask, p.affine, profile)
-            np.savez_compressed(tmp / f"{pid}.npz", image=roi, modalities=np.array(cohort.modalities),
+            np.savez_compressed(path_inside(tmp, f"{pid}.npz"), image=roi, modalities=np.array(cohort.modalities),
                                 box=np.array([[b.start, b.stop] for b in box]), mask_source=np.array(source))
             rows.append(dict(patient_id=pid, mask_source=source, fallback=fallback,
                              **{f"{k}_{ax}": getattr(b, k) for ax, b in zip("xyz", box) for k in ("start", "stop")}))

@@ -125,3 +125,19 @@ def test_committed_outputs_are_deterministic():
                 text = "".join(o.get("text", "")) + "".join("".join(v) for k, v in o.get("data", {}).items() if k.startswith("text/"))
                 if m := NONDETERMINISTIC.search(text): bad.append(f"{f.name}:{c['id']}: {m.group(0)!r}")
     assert not bad, bad[:10]
+
+
+def test_scrub_outputs_hides_temporary_folders(tmp_path):
+    "tools/scrub_outputs.py (run by `make notebooks`) shows a mkdtemp folder as <tmp> and leaves other text alone."
+    import importlib.util, tempfile
+    spec = importlib.util.spec_from_file_location("scrub_outputs", ROOT / "tools" / "scrub_outputs.py")
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    d = tempfile.mkdtemp()
+    nb = {"cells": [{"cell_type": "code", "source": [], "metadata": {}, "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": [f"Cohort({d}/c, 10 patients)\n"]},
+            {"output_type": "execute_result", "data": {"text/plain": [f"'{d}/x'"], "image/png": "iVBOR"}, "metadata": {}}]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    f = tmp_path / "n.ipynb"; f.write_text(json.dumps(nb))
+    assert mod.scrub_notebook(f) and not mod.scrub_notebook(f)  # changed once, then nothing left to change
+    out = json.loads(f.read_text())["cells"][0]["outputs"]
+    assert out[0]["text"] == ["Cohort(<tmp>/c, 10 patients)\n"] and out[1]["data"] == {"text/plain": ["'<tmp>/x'"], "image/png": "iVBOR"}
