@@ -17,7 +17,7 @@ from .core import from_dict, load_json, save_json, to_dict
 # %% auto #0
 __all__ = ['EXECUTORS', 'JobError', 'ExecutorConfig', 'load_executor_config', 'executor_config', 'record_executor',
            'read_executor', 'deal', 'visible_gpus', 'gpu_slots', 'job_count', 'ResumableJob', 'make_executor',
-           'submit_jobs', 'wait_jobs']
+           'submit_jobs', 'wait_jobs', 'run_stage_as_job']
 
 # %% ../nbs/03_jobs.ipynb #cb84c823
 EXECUTORS = ("process", "submitit")
@@ -184,3 +184,27 @@ def wait_jobs(jobs:list, quiet:bool=False, poll_s:float=1.0)->list:
             if not j.done(): j.cancel(check=False)
         raise
     return results
+
+# %% ../nbs/03_jobs.ipynb #bd5416cd
+def _stage_job(func, run_dir, marker, args:tuple, kwargs:dict)->str:
+    "Run a stage once: a requeued job finds the marker its first attempt wrote when the stage was done."
+    if Path(marker).exists(): return Path(marker).read_text()
+    out = str(func(run_dir, *args, **kwargs))
+    Path(marker).write_text(out)
+    return out
+
+def run_stage_as_job(func,        # a stage function with an `executor` parameter, e.g. `segmentation.run_segmentation_stage`
+                     run_dir,     # the run folder
+                     folder:str,  # the stage's folder name; the job's files go to `<folder>.jobs/`
+                     cfg:ExecutorConfig,
+                     *args,       # the stage's other arguments (cohort, profile, seed, force)
+                     quiet:bool=False)->Path:
+    "Run a whole stage as one submitit job (on a cluster: on a GPU node, not where the command runs); its output folder."
+    import uuid
+    ex = make_executor(Path(run_dir)/f"{folder}.jobs", cfg, name=f"sacroiliitis-dlr-{folder}")
+    gpus = (cfg.gpus or visible_gpus())[:1] if ex.cluster == "local" else ()
+    marker = Path(ex.folder)/f"done-{uuid.uuid4().hex[:8]}"
+    call = ResumableJob(_stage_job, [(func, str(run_dir), str(marker), args, dict(quiet=quiet, executor=ExecutorConfig()))],
+                        label=folder)
+    [[out]] = wait_jobs(submit_jobs(ex, [call], gpu_slots(1, gpus)), quiet)
+    return Path(out)

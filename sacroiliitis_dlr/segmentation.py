@@ -466,11 +466,16 @@ def run_segmentation_stage(run_dir,           # the run folder (made by `core.in
                            profile="cpu",     # a `Profile` or a built-in profile's name
                            seed:int=0,
                            force:bool=False,  # redo a finished stage
-                           quiet:bool=False   # no progress bars or log lines
+                           quiet:bool=False,  # no progress bars or log lines
+                           executor=None      # a `jobs.ExecutorConfig`; default: the run's. submitit: the stage runs as one job
                           )->Path:
     "Train the U-Net, segment every patient and measure agreement; writes and returns `run_dir/segmentation`."
+    from sacroiliitis_dlr.jobs import read_executor, run_stage_as_job
     run_dir = Path(run_dir); out = run_dir / "segmentation"
     if out.exists() and not force: return out
+    executor = executor or read_executor(run_dir)
+    if executor.kind == "submitit":  # on a cluster: a GPU node, like the fold models, not where the command runs
+        return run_stage_as_job(run_segmentation_stage, run_dir, "segmentation", executor, cohort, profile, seed, force, quiet=quiet)
     profile = get_profile(profile)
     split = read_split(run_dir, cohort, profile, seed)
     with atomic_dir(out, force=force) as tmp:
