@@ -16,8 +16,8 @@ from .core import from_dict, load_json, save_json, to_dict
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'JobError', 'ExecutorConfig', 'load_executor_config', 'executor_config', 'record_executor',
-           'read_executor', 'deal', 'visible_gpus', 'gpu_slots', 'job_count', 'ResumableJob', 'make_executor',
-           'submit_jobs', 'wait_jobs', 'run_stage_as_job']
+           'read_executor', 'deal', 'visible_gpus', 'gpu_slots', 'job_count', 'ResumableJob', 'submitit_parameters',
+           'make_executor', 'submit_jobs', 'wait_jobs', 'run_stage_as_job']
 
 # %% ../nbs/03_jobs.ipynb #cb84c823
 EXECUTORS = ("process", "submitit")
@@ -140,14 +140,19 @@ class ResumableJob(Checkpointable):
         return out
 
 # %% ../nbs/03_jobs.ipynb #37201434
+def submitit_parameters(cfg:ExecutorConfig, name:str="sacroiliitis-dlr")->dict:
+    "The settings of `cfg` as parameters of submitit's `AutoExecutor.update_parameters` (the file's own ones win)."
+    params = dict(name=name, timeout_min=cfg.timeout_min, cpus_per_task=cfg.cpus_per_job, mem_gb=cfg.mem_gb,
+                  slurm_partition=cfg.partition, slurm_array_parallelism=cfg.array_parallelism,
+                  **({"gpus_per_node": cfg.gpus_per_job} if cfg.gpus_per_job else {}))
+    return {k: v for k, v in {**params, **cfg.parameters}.items() if v is not None}
+
 def make_executor(folder, cfg:ExecutorConfig, name:str="sacroiliitis-dlr"):
     "A submitit `AutoExecutor` with the settings of `cfg`; its scripts and logs go to `folder`."
     import submitit
     ex = submitit.AutoExecutor(folder=folder, cluster=cfg.cluster, slurm_max_num_timeout=cfg.max_requeues,
                                local_max_num_timeout=cfg.max_requeues)
-    ex.update_parameters(name=name, timeout_min=cfg.timeout_min, cpus_per_task=cfg.cpus_per_job, mem_gb=cfg.mem_gb,
-                         slurm_partition=cfg.partition, slurm_array_parallelism=cfg.array_parallelism,
-                         **({"gpus_per_node": cfg.gpus_per_job} if cfg.gpus_per_job else {}), **cfg.parameters)
+    ex.update_parameters(**submitit_parameters(cfg, name))
     return ex
 
 def submit_jobs(ex, calls:list, gpus:list|None=None)->list:
@@ -185,7 +190,7 @@ def wait_jobs(jobs:list, quiet:bool=False, poll_s:float=1.0)->list:
         raise
     return results
 
-# %% ../nbs/03_jobs.ipynb #bd5416cd
+# %% ../nbs/03_jobs.ipynb #e08e395f
 def _stage_job(func, run_dir, marker, args:tuple, kwargs:dict)->str:
     "Run a stage once: a requeued job finds the marker its first attempt wrote when the stage was done."
     if Path(marker).exists(): return Path(marker).read_text()
