@@ -129,14 +129,15 @@ class ResumableJob(Checkpointable):
     "One job: `fn(*args)` for each `args` in turn. `fn` resumes from its own files, so a requeued job redoes only what was unfinished."
     def __init__(self, fn, # an idempotent function that returns at once when its work is on disk
                  items:list, # argument tuples, one call each
-                 label:str=""): # what the job is, for its log
-        self.fn, self.items, self.label = fn, list(items), label
+                 label:str="", # what the job is, for its log
+                 log:bool=True): # print a line per item (to the job's log)
+        self.fn, self.items, self.label, self.log = fn, list(items), label, log
     def __call__(self)->list:
         out = []
         for i, args in enumerate(self.items, 1):
             t0 = time.monotonic()
             out.append(self.fn(*args))
-            print(f"{self.label} {i}/{len(self.items)}: {out[-1]} ({time.monotonic() - t0:.1f} s)", flush=True)
+            if self.log: print(f"{self.label} {i}/{len(self.items)}: {out[-1]} ({time.monotonic() - t0:.1f} s)", flush=True)
         return out
 
 # %% ../nbs/03_jobs.ipynb #37201434
