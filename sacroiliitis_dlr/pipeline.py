@@ -651,7 +651,7 @@ def _index_oracle(run_dir)->str:
     t = pd.DataFrame({"model": g.model, "cohort": g.cohort, "oracle": g.oracle, "model AUC": g.auc.round(3),
                       "oracle AUC": g.oracle_auc.round(3),
                       "gap (95% CI)": [f"{d:.3f} ({lo:.3f} to {hi:.3f})" for d, lo, hi in g[["gap", "gap_lo", "gap_hi"]].values],
-                      "P": g.p_value.round(4)})
+                      "P": [f"{p:.4f}" if p >= 1e-4 else "<0.0001" for p in g.p_value]})
     return ("<h2>The oracle ceiling</h2><p>The cohort is synthetic: its oracle is the best probability any model could "
             "give from the same evidence; the gap has DeLong's paired 95% CI.</p>" + _table(t, index=False))
 
