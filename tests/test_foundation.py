@@ -141,3 +141,11 @@ def test_scrub_outputs_hides_temporary_folders(tmp_path):
     assert mod.scrub_notebook(f) and not mod.scrub_notebook(f)  # changed once, then nothing left to change
     out = json.loads(f.read_text())["cells"][0]["outputs"]
     assert out[0]["text"] == ["Cohort(<tmp>/c, 10 patients)\n"] and out[1]["data"] == {"text/plain": ["'<tmp>/x'"], "image/png": "iVBOR"}
+
+
+def test_no_figure_is_shown_twice():
+    "A lesson cell that ends in its figure would show it twice (the inline backend, then the returned value)."
+    twice = [f"{f.name}:{c['id']}" for f in LIBRARY_NBS for c, _ in _lesson_cells(json.loads(f.read_text()))
+             if sum("image/png" in o.get("data", {}) for o in c.get("outputs", []) if o["output_type"] == "execute_result")
+             and any("image/png" in o.get("data", {}) for o in c.get("outputs", []) if o["output_type"] == "display_data")]
+    assert not twice, twice
