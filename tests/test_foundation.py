@@ -128,19 +128,20 @@ def test_committed_outputs_are_deterministic():
 
 
 def test_scrub_outputs_hides_temporary_folders(tmp_path):
-    "tools/scrub_outputs.py (run by `make notebooks`) shows a mkdtemp folder as <tmp> and leaves other text alone."
+    "tools/scrub_outputs.py (run by `make notebooks`) shows a mkdtemp folder as <tmp>, drops library warnings, keeps the rest."
     import importlib.util, tempfile
     spec = importlib.util.spec_from_file_location("scrub_outputs", ROOT / "tools" / "scrub_outputs.py")
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     d = tempfile.mkdtemp()
     nb = {"cells": [{"cell_type": "code", "source": [], "metadata": {}, "outputs": [
             {"output_type": "stream", "name": "stdout", "text": [f"Cohort({d}/c, 10 patients)\n"]},
-            {"output_type": "execute_result", "data": {"text/plain": [f"'{d}/x'"], "image/png": "iVBOR"}, "metadata": {}}]}],
+            {"output_type": "execute_result", "data": {"text/plain": [f"'{d}/x'"], "image/png": "iVBOR"}, "metadata": {}},
+            {"output_type": "stream", "name": "stderr", "text": ["/x/site-packages/torch/jit.py:1: FutureWarning: deprecated\n"]}]}],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     f = tmp_path / "n.ipynb"; f.write_text(json.dumps(nb))
     assert mod.scrub_notebook(f) and not mod.scrub_notebook(f)  # changed once, then nothing left to change
     out = json.loads(f.read_text())["cells"][0]["outputs"]
-    assert out[0]["text"] == ["Cohort(<tmp>/c, 10 patients)\n"] and out[1]["data"] == {"text/plain": ["'<tmp>/x'"], "image/png": "iVBOR"}
+    assert len(out) == 2 and out[0]["text"] == ["Cohort(<tmp>/c, 10 patients)\n"] and out[1]["data"] == {"text/plain": ["'<tmp>/x'"], "image/png": "iVBOR"}
 
 
 def test_no_figure_is_shown_twice():

@@ -1,5 +1,7 @@
 """Make the saved outputs of notebooks independent of the machine and the run: each temporary folder that a lesson
-cell made with `tempfile.mkdtemp()` is shown as `<tmp>` (`make notebooks` runs this after saving the outputs).
+cell made with `tempfile.mkdtemp()` is shown as `<tmp>`, and a library's own warnings on stderr (they name files in
+site-packages, and appear only in the first cell that imports the library) are left out. `make notebooks` runs
+this after saving the outputs.
 
     python tools/scrub_outputs.py nbs/*.ipynb
 """
@@ -20,11 +22,15 @@ def scrub_output(o:dict)->dict:
     return o
 
 
+def _library_warning(o:dict)->bool:
+    return o.get("name") == "stderr" and "site-packages/" in "".join(o.get("text", ""))
+
+
 def scrub_notebook(path:Path)->bool:
     "Scrub a notebook in place; True when it changed."
     raw = path.read_text(); nb = json.loads(raw)
     for c in nb["cells"]:
-        if c["cell_type"] == "code": c["outputs"] = [scrub_output(o) for o in c.get("outputs", [])]
+        if c["cell_type"] == "code": c["outputs"] = [scrub_output(o) for o in c.get("outputs", []) if not _library_warning(o)]
     new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
     if new != raw and json.loads(new) != json.loads(raw): path.write_text(new); return True
     return False
