@@ -23,7 +23,7 @@ export: setup
 # Re-execute every library notebook and keep its outputs, so that a reader sees them on GitHub and in the docs
 # (nbdev-clean keeps outputs). Cells flagged `#| slow` keep the outputs of their last full run; rerun them too with
 # `make notebooks FLAGS=slow`. Temporary folders in outputs are shown as <tmp> (tools/scrub_outputs.py). The report
-# templates in nbs/reports/ are not executed here.
+# templates in sacroiliitis_dlr/templates/ are not executed here.
 FLAGS ?=
 notebooks: setup
 	$(BIN)/nbdev-test --n-workers 2 --save $(if $(FLAGS),--flags "$(FLAGS)")

@@ -443,9 +443,9 @@ def paper_table(run_dir,           # a run folder whose summary stage has run
 
 # %% ../nbs/30_pipeline.ipynb #09d424ba
 def templates_dir()->Path:
-    "The folder of the report templates (`nbs/reports` of the checkout, or `$SACROILIITIS_DLR_TEMPLATES`)."
+    "The folder of the report templates (`templates/` inside the installed package, or `$SACROILIITIS_DLR_TEMPLATES`)."
     env = os.environ.get("SACROILIITIS_DLR_TEMPLATES")
-    d = Path(env) if env else Path(__file__).resolve().parent.parent/"nbs"/"reports"
+    d = Path(env) if env else Path(__file__).resolve().parent/"templates"
     if not (d/"summary.ipynb").exists(): raise PipelineError(f"report templates not found in {d}; set SACROILIITIS_DLR_TEMPLATES")
     return d
 
