@@ -1,0 +1,91 @@
+"`import-dicom` through the command line: a DICOM round trip of synthetic scans leaks no identifier, keeps voxels and affines, and gives a cohort `load_cohort` accepts."
+import gzip
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+from pydicom.uid import generate_uid
+
+from conftest import cli, ok
+from sacroiliitis_dlr.data import load_cohort
+from sacroiliitis_dlr.dicom import volume_to_dicom
+
+IDENT = dict(PatientName="Doe^Janet", PatientBirthDate="19790312", AccessionNumber="ACC7730021")
+CLINICAL = ["label", "age", "sex", "hla_b27", "crp", "esr", "symptom_duration", "ibp"]
+N = 4
+
+
+def mrn(i): return f"MRN90041{i}"
+
+
+@pytest.fixture(scope="module")
+def dicom_site(cohort, tmp_path_factory):
+    "N smoke patients written as DICOM (T1WI and STIR series, a localizer, identifiers set) and a clinical table keyed by MRN."
+    root = tmp_path_factory.mktemp("dicom_site")
+    man = pd.read_csv(cohort/"manifest.csv", dtype={"patient_id": str}).head(N)
+    for i, row in man.iterrows():
+        patient = dict(IDENT, PatientID=mrn(i), PatientName=f"{IDENT['PatientName']}{i}")
+        study = generate_uid()
+        for n, (m, desc) in enumerate([("T1WI", "T1W_TSE_COR"), ("FS-T2WI", "t2_tirm_cor")]):
+            img = nib.load(cohort/row[f"image_{m}"])
+            vol = np.round(np.asarray(img.dataobj)*1000).astype(np.int16)
+            volume_to_dicom(vol, img.affine, root/"dicom"/f"{i}"/desc, desc, patient, n + 1, study)
+        volume_to_dicom(vol[:, :, :1], img.affine, root/"dicom"/f"{i}"/"scout", "localizer", patient, 9, study)
+    man.assign(patient_id=[mrn(i) for i in man.index])[["patient_id", *CLINICAL]].to_csv(root/"clinical.csv", index=False)
+    return root, man
+
+
+@pytest.fixture(scope="module")
+def imported(dicom_site):
+    root, man = dicom_site
+    res = ok(cli("import-dicom", root/"dicom", "--out", root/"cohort", "--id-map", root/"private"/"ids.csv",
+                 "--clinical", root/"clinical.csv"))
+    return root, man, res
+
+
+def _bytes(f):
+    raw = f.read_bytes()
+    return [raw, gzip.decompress(raw)] if raw[:2] == b"\x1f\x8b" else [raw]
+
+
+def test_no_identifier_in_any_byte(imported):
+    root, _, res = imported
+    files = [f for f in (root/"cohort").rglob("*") if f.is_file()]
+    assert len(files) == 2*N + 2, sorted(map(str, files))  # images, manifest.csv, import.json: no sidecar
+    needles = ["Doe", "Janet", "19790312", "1979", "ACC7730021", "MRN9004"]
+    hits = [(f.name, s) for f in files for s in needles if any(s.encode() in b for b in _bytes(f))]
+    assert hits == []
+    # the scan can see them: the DICOM files carry every one, the ID map the record numbers
+    assert {s for f in (root/"dicom").rglob("*.dcm") for s in needles if s.encode() in f.read_bytes()} == set(needles)
+    assert mrn(0) in (root/"private"/"ids.csv").read_text()
+    assert "MRN" not in res.stdout + res.stderr
+
+
+def test_volumes_affines_and_cohort(imported, cohort):
+    root, man, _ = imported
+    c = load_cohort(root/"cohort", profile=None)
+    assert c.modalities == ("T1WI", "FS-T2WI") and len(c) == N
+    ids = pd.read_csv(root/"private"/"ids.csv", dtype=str).set_index("original_id").patient_id
+    got = c.manifest.set_index("patient_id")
+    for i, row in man.iterrows():
+        pid = ids[mrn(i)]
+        assert got.loc[pid, "label"] == row.label and got.loc[pid, "age"] == row.age
+        for m in c.modalities:
+            a = nib.as_closest_canonical(nib.load(cohort/row[f"image_{m}"]))
+            b = nib.as_closest_canonical(nib.load(got.loc[pid, f"image_{m}"]))
+            np.testing.assert_array_equal(np.asanyarray(b.dataobj), np.round(np.asarray(a.dataobj)*1000))
+            np.testing.assert_allclose(b.affine, a.affine, atol=1e-4)
+
+
+def test_refusals(imported):
+    root, _, _ = imported
+    res = cli("import-dicom", root/"dicom", "--out", root/"cohort", "--id-map", root/"ids2.csv")
+    assert res.returncode == 1 and "exists and is kept" in res.stderr
+    res = cli("import-dicom", root/"dicom", "--out", root/"c2", "--id-map", root/"c2"/"ids.csv")
+    assert res.returncode == 1 and "inside the cohort folder" in res.stderr and not (root/"c2").exists()
+    (root/"rules.json").write_text('{"T1WI": "t1", "FS-T2WI": "tirm", "DWI": "dwi"}')
+    res = cli("import-dicom", root/"dicom", "--out", root/"c3", "--id-map", root/"ids3.csv", "--rules", root/"rules.json")
+    assert res.returncode == 1 and f"{N} problem(s)" in res.stderr and "no series for ['DWI']" in res.stderr, res.stderr
+    assert not (root/"c3").exists() and not (root/"ids3.csv").exists()
