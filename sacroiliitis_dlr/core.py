@@ -16,11 +16,11 @@ from types import MappingProxyType
 from typing import get_type_hints
 
 # %% auto #0
-__all__ = ['PROFILES', 'LOCK_FILE', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig',
-           'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json',
-           'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
-           'RunFolderError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside', 'package_versions',
-           'git_commit', 'init_run', 'read_run_profile', 'check_run_folder', 'run_lock']
+__all__ = ['CPU_SPACING_MM', 'PROFILES', 'LOCK_FILE', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig',
+           'StackingConfig', 'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json',
+           'profile_from_json', 'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write',
+           'save_json', 'load_json', 'RunFolderError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside',
+           'package_versions', 'git_commit', 'init_run', 'read_run_profile', 'check_run_folder', 'run_lock']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -34,6 +34,8 @@ class CohortConfig:
     image_scale: float = 1.0  # synthetic field of view is fixed; <1 coarsens voxels (fewer, larger voxels)
     test_size: float = 0.2    # held-out test fraction (paper: 97/485)
     n_folds: int = 5          # cross-validation folds inside the training cohort
+    target_spacing_mm: tuple|str|None = None  # harmonised voxel size (mm, RAS x LR, y AP, z SI); "auto": the cohort's
+                                              # median per axis; None: each patient's native grid (runs before issue 16)
 
 @dataclass(frozen=True)
 class SegmentationConfig:
@@ -41,7 +43,8 @@ class SegmentationConfig:
     channels: tuple = (8, 16, 32, 64)  # feature maps per U-Net level
     strides: tuple = (2, 2, 2)         # down-sampling between levels
     num_res_units: int = 1             # residual units per level
-    patch_size: tuple = (64, 16, 64)   # training patch, voxels (x LR, y AP = slice axis of the oblique-coronal slab, z SI)
+    patch_size: tuple = (64, 16, 64)   # training patch, voxels of the harmonised grid (x LR, y AP = slice axis of the
+                                       # oblique-coronal slab, z SI); x cohort.target_spacing_mm = its extent in mm
     epochs: int = 16                   # one-cycle epochs
     batch_size: int = 4
     lr: float = 1e-2                   # one-cycle peak learning rate
@@ -96,16 +99,19 @@ class Profile:
     device: str = "auto"  # "auto", "cpu" or "cuda"
 
 # %% ../nbs/00_core.ipynb #272627cb
+CPU_SPACING_MM = (1.6, 4.0, 1.6)  # the default synthetic cohort's median voxel (RAS x, y, z): its scanner S1
+
 def _make_profiles():
-    cpu = Profile("cpu")
+    cpu = Profile("cpu", cohort=CohortConfig(target_spacing_mm=CPU_SPACING_MM))
     smoke = Profile("smoke",
-        cohort=CohortConfig(n_patients=40, n_positive=24, image_scale=0.5),
+        cohort=CohortConfig(n_patients=40, n_positive=24, image_scale=0.5,
+                            target_spacing_mm=tuple(2*s for s in CPU_SPACING_MM)),  # image_scale 0.5: voxels twice as big
         segmentation=SegmentationConfig(channels=(4, 8, 16), strides=(2, 2), patch_size=(32, 8, 32), epochs=2,
                                         batch_size=4, patches_per_epoch=32),
         roi=ROIConfig(size=(24, 8, 24)),
         classification=ClassificationConfig(width_scale=0.0625, epochs=1, batch_size=8, n_gradcam=2, n_jobs=1),
         stacking=StackingConfig(cv_folds=3, n_trees=50))
-    paper = Profile("paper",
+    paper = Profile("paper", cohort=CohortConfig(target_spacing_mm="auto"),
         segmentation=SegmentationConfig(channels=(32, 64, 128, 256, 320), strides=(2, 2, 2, 2), num_res_units=2,
                                         patch_size=(128, 32, 96), epochs=300, batch_size=2, lr=1e-2),
         roi=ROIConfig(size=(112, 32, 112)),

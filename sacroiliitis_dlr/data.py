@@ -6,16 +6,17 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #7021f482
 from __future__ import annotations
-import hashlib, os, re
+import hashlib, json, os, re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CLINICAL_RANGES', 'ID_RULE', 'NORMALISATION', 'CohortError', 'Cohort', 'unsafe_id', 'identifier_reason',
-           'min_per_class', 'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras', 'resample_to',
-           'normalise_intensity', 'load_patient', 'split_cohort', 'PatientDataset', 'cache_cohort',
-           'validation_summary', 'read_split']
+__all__ = ['CLINICAL_RANGES', 'ID_RULE', 'SPLIT_CHOICES', 'NORMALISATION', 'FINGERPRINT_PERCENTILES', 'CohortError', 'Cohort',
+           'unsafe_id', 'identifier_reason', 'min_per_class', 'split_advice', 'grid_mismatch_mm', 'load_cohort',
+           'PatientImages', 'to_ras', 'resample_to', 'normalise_intensity', 'ras_grid', 'target_grid', 'resample_mask',
+           'load_patient', 'native_grid', 'native_mask', 'image_fingerprint', 'dataset_fingerprint', 'make_plan',
+           'run_spacing', 'split_cohort', 'PatientDataset', 'cache_cohort', 'validation_summary', 'read_split']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
@@ -176,8 +177,26 @@ def _check_size(man, cfg)->list:
     need = min_per_class(cfg.test_size, cfg.n_folds)
     short = [f"{c} with label {k}" for k, c in n.items() if c < need]
     if not short: return []
-    return [f"label: too few patients to split ({', '.join(short)}): a test split of {cfg.test_size:g} (profile cohort.test_size) "
-            f"and {cfg.n_folds} folds (cohort.n_folds) need at least {need} patients of each label"]
+    return [f"label: too few patients to split ({', '.join(short)}): a test split of {cfg.test_size:g} (--test-size; profile cohort.test_size) "
+            f"and {cfg.n_folds} folds (--n-folds; cohort.n_folds) need at least {need} patients of each label; "
+            + split_advice(min(n.values()), cfg.test_size, cfg.n_folds)]
+
+SPLIT_CHOICES = (0.2, 0.25, 1/3, 0.4, 0.5)  # test fractions `split_advice` may suggest, the paper's 0.2 first
+
+def split_advice(n_min:int,       # patients of the rarer label
+                 test_size:float, # the profile's test fraction
+                 n_folds:int      # and folds
+                )->str:
+    "What to change so that `n_min` patients per label can be split: fewer folds, then a larger test fraction, else more patients."
+    fits = lambda ts, k: min_per_class(ts, k) <= n_min
+    k = next((k for k in range(n_folds - 1, 1, -1) if fits(test_size, k)), None)
+    if k: return f"with {n_min}, use --n-folds {k} (at most {k} folds fit)"
+    for ts in (t for t in SPLIT_CHOICES if t > test_size):
+        k = next((k for k in range(n_folds, 1, -1) if fits(ts, k)), None)
+        if k: return f"with {n_min}, use --test-size {ts:.2g} --n-folds {k}"
+    ts = min(SPLIT_CHOICES, key=lambda t: min_per_class(t, 2))
+    return (f"no split fits {n_min} (the smallest, --test-size {ts:.2g} --n-folds 2, needs {min_per_class(ts, 2)} of each label): "
+            f"add patients of the rarer label")
 
 # %% ../nbs/02_data.ipynb #6a6e9dfb
 def _load_nifti(path):
@@ -295,45 +314,163 @@ def normalise_intensity(x:np.ndarray)->np.ndarray:
     mu, sd = x[fg].mean(), x[fg].std()
     return np.clip((x - mu)/(sd if sd > 0 else 1.0), -6, 6).astype(np.float32)
 
+# %% ../nbs/02_data.ipynb #ed347980
+def ras_grid(path # a NIfTI image
+            )->tuple:
+    "Shape and affine of the image's closest-RAS grid (as `to_ras` gives it), from the header alone."
+    img = nib.load(str(path))
+    shape, ornt = img.shape[:3], nib.orientations.io_orientation(img.affine)
+    out = [0, 0, 0]
+    for n, (ax, _) in zip(shape, ornt): out[int(ax)] = int(n)
+    return tuple(out), img.affine @ nib.orientations.inv_ornt_aff(ornt, shape)
+
+def target_grid(shape:tuple,        # the source grid's shape
+                affine:np.ndarray,  # and its 4x4 affine
+                spacing             # target voxel size (mm) along the grid's three axes
+               )->tuple:
+    "The grid with `affine`'s axis directions and centre and the voxel size `spacing`, covering the same extent."
+    sp, new = _voxel_mm(affine), np.asarray(spacing, float)
+    if new.shape != (3,) or not (new > 0).all(): raise ValueError(f"target spacing must be three positive mm values, not {spacing!r}")
+    n = np.maximum(np.round(np.asarray(shape)*sp/new), 1).astype(int)
+    A = np.eye(4); A[:3, :3] = np.asarray(affine)[:3, :3]/sp*new
+    centre = np.asarray(affine)[:3, :3] @ ((np.asarray(shape) - 1)/2) + np.asarray(affine)[:3, 3]
+    A[:3, 3] = centre - A[:3, :3] @ ((n - 1)/2)
+    return tuple(int(v) for v in n), A
+
+def resample_mask(mask:np.ndarray, affine:np.ndarray, ref_shape:tuple, ref_affine:np.ndarray)->np.ndarray:
+    "A 0/1 uint8 mask on (`ref_shape`, `ref_affine`), nearest neighbour (the same voxels when the grids agree)."
+    return (resample_to(np.asarray(mask), affine, ref_shape, ref_affine, order=0) > 0).astype(np.uint8)
+
 # %% ../nbs/02_data.ipynb #8b654536
-def _cache_key(row, modalities)->str:
-    parts = [NORMALISATION, *modalities]
+def _cache_key(row, modalities, spacing=None)->str:
+    parts = [NORMALISATION, *modalities] + ([] if spacing is None else ["spacing=" + ",".join(f"{float(v):.6g}" for v in spacing)])
     for c in [f"image_{m}" for m in modalities] + ["mask"]:
         f = row.get(c)
         if f is None or (isinstance(f, float) and np.isnan(f)): parts.append("-"); continue
         st = os.stat(f); parts += [str(f), str(st.st_size), str(st.st_mtime_ns)]
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
-def _harmonise(row, modalities)->PatientImages:
+def _has_mask(row): return row.get("mask") is not None and not (isinstance(row.get("mask"), float) and np.isnan(row["mask"]))
+
+def _harmonise(row, modalities, spacing=None)->PatientImages:
     chans, ref = [], None
     for m in modalities:
         data, aff = to_ras(nib.load(row[f"image_{m}"]))
-        if ref is None: ref = (data.shape, aff)
+        if ref is None: ref = (data.shape, aff) if spacing is None else target_grid(data.shape, aff, spacing)
         chans.append(normalise_intensity(resample_to(data, aff, *ref, order=1)))
     mask = None
-    if row.get("mask") is not None and not (isinstance(row.get("mask"), float) and np.isnan(row["mask"])):
+    if _has_mask(row):
         md, ma = to_ras(nib.load(row["mask"]))
-        mask = (resample_to(md, ma, *ref, order=0) > 0).astype(np.uint8)
+        mask = resample_mask(md, ma, *ref)
     return PatientImages(str(row["patient_id"]), np.stack(chans).astype(np.float32), mask, ref[1])
+
+def _row(cohort, patient_id):
+    rows = cohort.manifest[cohort.manifest.patient_id == str(patient_id)]
+    if len(rows) != 1: raise CohortError([f"patient {patient_id}: not in the cohort ({len(rows)} rows)"], str(cohort.root))
+    return rows.iloc[0]
 
 def load_patient(cohort:Cohort,   # from `load_cohort`
                  patient_id:str,
-                 cache_dir=None   # folder for .npz caches of harmonised volumes (None: no cache)
+                 cache_dir=None,  # folder for .npz caches of harmonised volumes (None: no cache)
+                 spacing=None     # target voxel size (mm, RAS x, y, z; `run_spacing`); None: the first image's own grid
                 )->PatientImages:
     "One patient's harmonised images and mask (cached in `cache_dir`)."
-    rows = cohort.manifest[cohort.manifest.patient_id == str(patient_id)]
-    if len(rows) != 1: raise CohortError([f"patient {patient_id}: not in the cohort ({len(rows)} rows)"], str(cohort.root))
-    row = rows.iloc[0]
-    if cache_dir is None: return _harmonise(row, cohort.modalities)
-    f = path_inside(cache_dir, f"{patient_id}-{_cache_key(row, cohort.modalities)}.npz")  # whatever the ID, inside
+    row = _row(cohort, patient_id)
+    spacing = None if spacing is None else tuple(float(v) for v in spacing)
+    if cache_dir is None: return _harmonise(row, cohort.modalities, spacing)
+    f = path_inside(cache_dir, f"{patient_id}-{_cache_key(row, cohort.modalities, spacing)}.npz")  # whatever the ID, inside
     if f.exists():
         z = np.load(f)
         return PatientImages(str(patient_id), z["image"], z["mask"] if z["has_mask"] else None, z["affine"])
-    p = _harmonise(row, cohort.modalities)
+    p = _harmonise(row, cohort.modalities, spacing)
     with atomic_path(f) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, image=p.image, mask=p.mask if p.mask is not None else np.zeros(0, np.uint8),
                  has_mask=p.mask is not None, affine=p.affine)
     return p
+
+def native_grid(cohort:Cohort, patient_id:str)->tuple:
+    "Shape and affine of the patient's native grid: the first modality's RAS grid (from its header)."
+    return ras_grid(_row(cohort, patient_id)[f"image_{cohort.modalities[0]}"])
+
+def native_mask(cohort:Cohort, patient_id:str)->np.ndarray|None:
+    "The patient's manual mask on its native grid (`native_grid`), or None; reads no image voxels."
+    row = _row(cohort, patient_id)
+    if not _has_mask(row): return None
+    md, ma = to_ras(nib.load(row["mask"]))
+    return resample_mask(md, ma, *native_grid(cohort, patient_id))
+
+# %% ../nbs/02_data.ipynb #3f059944
+FINGERPRINT_PERCENTILES = (0.5, 50.0, 99.5)  # intensity percentiles recorded per image (nnU-Net's clipping range)
+
+def image_fingerprint(path # a NIfTI image
+                     )->dict:
+    "Stored shape, voxel size (mm), orientation codes, data type, header scaling and intensity statistics of one image."
+    img = nib.load(str(path))
+    ras_shape, ras_aff = ras_grid(path)
+    x = np.asarray(img.dataobj, dtype=np.float32)  # header scaling applied
+    lo, mid, hi = np.percentile(x, FINGERPRINT_PERCENTILES)
+    slope, inter = getattr(img.dataobj, "slope", None), getattr(img.dataobj, "inter", None)  # nibabel moves them off the header
+    r = lambda v: round(float(v), 4)
+    return dict(axcodes="".join(nib.aff2axcodes(img.affine)), shape=[int(n) for n in img.shape[:3]],
+                spacing_mm=[r(v) for v in _voxel_mm(img.affine)], ras_shape=list(ras_shape),
+                ras_spacing_mm=[r(v) for v in _voxel_mm(ras_aff)], dtype=str(img.get_data_dtype()),
+                scl_slope=None if slope is None else r(slope), scl_inter=None if inter is None else r(inter),  # 1 and 0: unscaled
+                mean=r(x.mean()), sd=r(x.std()), p0_5=r(lo), p50=r(mid), p99_5=r(hi))
+
+# %% ../nbs/02_data.ipynb #b828a0b8
+def _axis_stats(a)->dict:
+    a = np.asarray(a, float)
+    return dict(median=[round(float(v), 4) for v in np.median(a, 0)], min=[round(float(v), 4) for v in a.min(0)],
+                max=[round(float(v), 4) for v in a.max(0)])
+
+def dataset_fingerprint(cohort:Cohort,    # from `load_cohort`
+                        n_threads:int=2   # images read at once
+                       )->dict:
+    "`images`: `image_fingerprint` of every image; `summary`: per RAS axis, orientation and modality, over the cohort."
+    m = cohort.manifest
+    jobs = [(str(pid), mod, row[f"image_{mod}"]) for pid, (_, row) in zip(m.patient_id, m.iterrows()) for mod in cohort.modalities]
+    with ThreadPoolExecutor(n_threads) as ex:
+        images = list(ex.map(lambda j: dict(patient_id=j[0], modality=j[1], **image_fingerprint(j[2])), jobs))
+    df = pd.DataFrame(images)
+    first = df[df.modality == cohort.modalities[0]].set_index("patient_id")
+    scanner = m.set_index(m.patient_id.astype(str)).scanner.astype(str) if "scanner" in m else pd.Series("all", first.index)
+    summary = dict(n_patients=len(first), modalities=list(cohort.modalities),
+                   spacing_mm=_axis_stats(first.ras_spacing_mm.tolist()), shape=_axis_stats(first.ras_shape.tolist()),
+                   spacing_mm_per_scanner={s: _axis_stats(g.tolist())["median"]
+                                           for s, g in first.ras_spacing_mm.groupby(scanner.reindex(first.index).values)},
+                   orientations={k: int(v) for k, v in df.axcodes.value_counts().sort_index().items()},
+                   dtypes={k: int(v) for k, v in df.dtype.value_counts().sort_index().items()},
+                   n_scaled=int(((df.scl_slope.fillna(1) != 1) | (df.scl_inter.fillna(0) != 0)).sum()),
+                   intensity={mod: {k: round(float(g[k].median()), 4) for k in ("p0_5", "p50", "p99_5", "mean", "sd")}
+                              for mod, g in df.groupby("modality", sort=False)})
+    return dict(summary=summary, images=images)
+
+# %% ../nbs/02_data.ipynb #6781e862
+def make_plan(fingerprint:dict, # from `dataset_fingerprint`
+              profile="cpu"     # a `Profile` or its name: `cohort.target_spacing_mm`, the patch and the ROI margin
+             )->dict:
+    "The run's harmonisation plan: the target spacing (mm, RAS x, y, z, or None: native grids) and what it means."
+    prof = get_profile(profile); target = prof.cohort.target_spacing_mm
+    summ = fingerprint["summary"]; med = summ["spacing_mm"]["median"]
+    if target is None: rule, sp = "native: each patient's own grid (profile cohort.target_spacing_mm is None)", None
+    elif isinstance(target, str):
+        if target != "auto": raise ValueError(f"profile {prof.name}: cohort.target_spacing_mm must be 'auto', None or "
+                                              f"three mm values, not {target!r}")
+        rule, sp = "auto: the cohort's median spacing per axis (nnU-Net)", [float(v) for v in med]
+    else: rule, sp = f"profile {prof.name}: cohort.target_spacing_mm", [float(v) for v in target]
+    patch = list(prof.segmentation.patch_size)
+    shape = None if sp is None else [int(max(1, round(n*s/t))) for n, s, t in zip(summ["shape"]["median"], med, sp)]
+    return dict(target_spacing_mm=sp, rule=rule, cohort_median_spacing_mm=med, median_shape_voxels=shape or summ["shape"]["median"],
+                patch_size_voxels=patch, patch_mm=[round(n*s, 2) for n, s in zip(patch, sp or med)],
+                roi_margin_mm=prof.roi.margin_mm)
+
+def run_spacing(run_dir # a run folder
+               )->tuple|None:
+    "The target spacing (mm) of the run's `cohort/plan.json`, or None (no plan, or native grids): what `load_patient` takes."
+    f = Path(run_dir)/"cohort"/"plan.json"
+    if not f.exists(): return None
+    sp = json.loads(f.read_text()).get("target_spacing_mm")
+    return None if sp is None else tuple(float(v) for v in sp)
 
 # %% ../nbs/02_data.ipynb #c7a1a0af
 def _strata(df, min_count, max_groups=None):

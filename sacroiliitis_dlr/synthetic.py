@@ -10,12 +10,13 @@ import dataclasses, gzip, json, multiprocessing, os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'LESION_KINDS', 'MODALITY_EVIDENCE', 'MODALITIES', 'FOV_MM', 'SCANNERS', 'TISSUE', 'SUBCHONDRAL_MM',
-           'DiseaseModel', 'sample_latents', 'oracle_probabilities', 'ScannerSpec', 'scanner_spec', 'grid_shape',
-           'sample_anatomy', 'slab_grid', 'place_lesions', 'render_signal', 'acquire', 'rater_mask', 'dice',
-           'render_patient', 'clinical_table', 'make_cohort', 'table_one']
+           'ACQUISITIONS', 'DiseaseModel', 'sample_latents', 'oracle_probabilities', 'ScannerSpec', 'scanner_spec',
+           'grid_shape', 'sample_anatomy', 'slab_grid', 'place_lesions', 'render_signal', 'acquire', 'rater_mask',
+           'dice', 'Acquisition', 'acquisition_spec', 'render_patient', 'clinical_table', 'make_cohort', 'table_one']
 
 # %% ../nbs/01_synthetic.ipynb #d0576653
 import numpy as np
@@ -218,10 +219,12 @@ def scanner_spec(name:str)->ScannerSpec:
         if s.name == name: return s
     raise ValueError(f"unknown scanner {name!r}; the synthetic scanners are {[s.name for s in SCANNERS]}")
 
-def grid_shape(scanner:ScannerSpec, image_scale:float=1.0)->tuple:
+def grid_shape(scanner:ScannerSpec, image_scale:float=1.0,
+               fov_mm=FOV_MM  # slab size (mm): left-right, along the sacrum, slices
+              )->tuple:
     "Voxel counts of the slab for `scanner` (stored axis order) and the voxel size in mm."
     sp = np.array([scanner.pixel_mm, scanner.pixel_mm, scanner.slice_mm])/image_scale
-    return tuple(int(v) for v in np.maximum(np.round(np.array(FOV_MM)/sp), 4)), tuple(float(v) for v in sp)
+    return tuple(int(v) for v in np.maximum(np.round(np.array(fov_mm)/sp), 4)), tuple(float(v) for v in sp)
 
 # %% ../nbs/01_synthetic.ipynb #91a31715
 TISSUE = {  # (T1WI, FS-T2WI) signal of each tissue, fat on T1WI = 1
@@ -255,9 +258,9 @@ def _rotation(angles):
     return rz @ ry @ rx
 
 # %% ../nbs/01_synthetic.ipynb #d2cff35c
-def slab_grid(scanner:ScannerSpec, an:dict, image_scale:float=1.0)->tuple:
+def slab_grid(scanner:ScannerSpec, an:dict, image_scale:float=1.0, fov_mm=FOV_MM)->tuple:
     "Anatomical coordinates (u, v, w) of every voxel (float32 arrays) and the voxel-to-RAS affine."
-    shape, sp = grid_shape(scanner, image_scale)
+    shape, sp = grid_shape(scanner, image_scale, fov_mm)
     D = np.array(scanner.flips)*np.array(sp)
     ctr = (np.array(shape) - 1)/2
     axes = [(np.arange(k) - ctr[j])*D[j] for j, k in enumerate(shape)]
@@ -399,41 +402,87 @@ def dice(a, b)->float:
     s = a.sum() + b.sum()
     return 1.0 if s == 0 else 2.0*np.logical_and(a, b).sum()/s
 
+# %% ../nbs/01_synthetic.ipynb #1fcfbf8f
+@dataclass(frozen=True)
+class Acquisition:
+    "How the scanners sample and store the slab; a field left None keeps each scanner's own (the default protocol)."
+    name: str
+    pixel_mm: tuple|None = None  # in-plane spacing per scanner (S1, S2, S3)
+    n_slices: int|None = None    # slices of `slice_mm`: the slab grows or shrinks to cover them
+    slice_mm: float|None = None
+    axcodes: tuple|None = None   # stored axis codes per scanner, e.g. "LSP" (R/L: left-right, S/I: along the sacrum, A/P: slices)
+    slope: tuple|None = None     # NIfTI scl_slope per scanner; the int16 stored values are intensity / slope
+
+ACQUISITIONS = MappingProxyType({
+    "default": Acquisition("default"),
+    "clinical": Acquisition("clinical", pixel_mm=(0.60, 0.65, 0.55), n_slices=25, slice_mm=3.3,
+                            axcodes=("LSP", "LAS", "RSP"), slope=(0.5, 1.25, 0.8))})
+_AXIS = {"R": (0, 1), "L": (0, -1), "S": (1, 1), "I": (1, -1), "A": (2, 1), "P": (2, -1)}  # code: (slab axis u/v/w, sign)
+
+def acquisition_spec(acq,           # an `Acquisition` or its name
+                     scanner:str    # "S1", "S2" or "S3"
+                    )->tuple:
+    "The `ScannerSpec` under protocol `acq`, the slab size (mm), the stored axis order (slab axes u, v, w) and the slope."
+    acq = ACQUISITIONS[acq] if isinstance(acq, str) else acq
+    sc = scanner_spec(scanner); k = [s.name for s in SCANNERS].index(scanner)
+    fov, perm, slope = FOV_MM, (0, 1, 2), None
+    if acq.pixel_mm is not None: sc = dataclasses.replace(sc, pixel_mm=float(acq.pixel_mm[k]))
+    if acq.slice_mm is not None: sc = dataclasses.replace(sc, slice_mm=float(acq.slice_mm))
+    if acq.n_slices is not None: fov = (FOV_MM[0], FOV_MM[1], acq.n_slices*sc.slice_mm)
+    if acq.axcodes is not None:
+        axes = [_AXIS[c] for c in acq.axcodes[k]]
+        if sorted(a for a, _ in axes) != [0, 1, 2]: raise ValueError(f"axis codes {acq.axcodes[k]!r} must name each of R/L, S/I, A/P once")
+        perm = tuple(a for a, _ in axes)
+        sc = dataclasses.replace(sc, flips=tuple(dict(axes)[j] for j in range(3)))
+    if acq.slope is not None: slope = float(acq.slope[k])
+    return sc, fov, perm, slope
+
 # %% ../nbs/01_synthetic.ipynb #93d6f407
 def render_patient(row,                 # one row of `sample_latents`' table
                    radii,               # its oedema radii (mm)
                    seed:int=0,          # the cohort's seed
                    index:int=0,         # the patient's position in the cohort
                    image_scale:float=1.0,
-                   modalities=MODALITIES
+                   modalities=MODALITIES,
+                   acquisition="default"  # an `Acquisition` or its name (`ACQUISITIONS`)
                   )->dict:
     "Images (stored order, int16), manual mask, true region and affine of one patient."
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2, int(index)]))
-    sc = scanner_spec(row.scanner)
+    sc, fov, perm, slope = acquisition_spec(acquisition, row.scanner)
     an = sample_anatomy(rng)
-    q, affine = slab_grid(sc, an, image_scale)
+    q, affine = slab_grid(sc, an, image_scale, fov)
     ramp = sc.pixel_mm/image_scale
     lesions = place_lesions(row, radii, an, rng)
     t1, st, region = render_signal(q, an, lesions, ramp)
     bias = rng.normal(0, sc.bias, 5)
     imgs = {m: acquire((t1, st)[MODALITIES.index(m)], sc, MODALITIES.index(m), bias, rng) for m in MODALITIES}
     mask = rater_mask(q, an, rng)
-    return dict(images={m: imgs[m] for m in modalities}, mask=mask, region=region, affine=affine,
-                lesions=lesions, mask_dice=dice(mask, region))
+    out = dict(images={m: imgs[m] for m in modalities}, mask=mask, region=region, affine=affine,
+               lesions=lesions, mask_dice=dice(mask, region), slope=slope)
+    return out if perm == (0, 1, 2) else _stored(out, perm)
+
+def _stored(r, perm):
+    "Patient `r` with its voxel axes in the stored order `perm` (slab axes), the affine's columns to match."
+    t = lambda a: np.ascontiguousarray(np.transpose(a, perm))
+    aff = r["affine"].copy(); aff[:, :3] = r["affine"][:, list(perm)]
+    return dict(r, images={m: t(v) for m, v in r["images"].items()}, mask=t(r["mask"]), region=t(r["region"]), affine=aff)
 
 # %% ../nbs/01_synthetic.ipynb #d3da3546
-def _nifti_bytes(data, affine)->bytes:
+def _nifti_bytes(data, affine, slope=None)->bytes:
+    "gzip'd NIfTI bytes; with `slope` the int16 `data` is stored as round(data/slope) with that scl_slope."
+    if slope is not None: data = np.clip(np.round(data/slope), -32768, 32767).astype(np.int16)
     img = nib.Nifti1Image(data, affine)
+    if slope is not None: img.header.set_slope_inter(slope, 0.0)
     img.header.set_xyzt_units("mm", "sec")
     img.set_qform(affine, code=1); img.set_sform(affine, code=1)
     return gzip.compress(img.to_bytes(), compresslevel=1, mtime=0)
 
 def _write_patient(args):
     "Render patient `index` and write its files under `root`; returns facts for latents.csv."
-    index, row, radii, seed, image_scale, modalities, root = args
-    r = render_patient(row, radii, seed, index, image_scale, modalities)
+    index, row, radii, seed, image_scale, modalities, root, *acq = args
+    r = render_patient(row, radii, seed, index, image_scale, modalities, *acq)
     root, pid = Path(root), row.patient_id
-    for m, img in r["images"].items(): (root/"images"/f"{pid}_{m}.nii.gz").write_bytes(_nifti_bytes(img, r["affine"]))
+    for m, img in r["images"].items(): (root/"images"/f"{pid}_{m}.nii.gz").write_bytes(_nifti_bytes(img, r["affine"], r["slope"]))
     (root/"masks"/f"{pid}_mask.nii.gz").write_bytes(_nifti_bytes(r["mask"], r["affine"]))
     return dict(patient_id=pid, mask_dice_vs_truth=round(r["mask_dice"], 4), region_voxels=int(r["region"].sum()),
                 shape="x".join(map(str, r["mask"].shape)))
@@ -457,10 +506,12 @@ def make_cohort(out_dir,                   # cohort folder to create
                 profile="cpu",             # a `Profile` or its name: sets image scale and default size
                 overwrite:bool=False,      # replace an existing folder
                 n_jobs:int|None=None,      # processes (default: up to 2)
-                model:DiseaseModel=DEFAULT_MODEL
+                model:DiseaseModel=DEFAULT_MODEL,
+                acquisition="default"      # "clinical": 0.6 mm pixels, 25 slices of 3.3 mm, LSP/LAS, int16 + slope (`ACQUISITIONS`)
                )->pd.DataFrame:
     "Write a synthetic multimodal SIJ MRI cohort to `out_dir`; returns its manifest."
     prof = get_profile(profile)
+    if acquisition not in ACQUISITIONS: raise ValueError(f"acquisition must be one of {list(ACQUISITIONS)}, not {acquisition!r}")
     bad = [m for m in modalities if m not in MODALITIES]
     if bad or not modalities: raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
     modalities = tuple(m for m in MODALITIES if m in modalities)
@@ -469,11 +520,12 @@ def make_cohort(out_dir,                   # cohort folder to create
         n_positive = prof.cohort.n_positive if n_patients is None else round(n*prof.cohort.n_positive/prof.cohort.n_patients)
     lat, radii = sample_latents(n, int(n_positive), seed, model)
     oracle = oracle_probabilities(lat, radii, model)
-    scale = prof.cohort.image_scale
+    scale = prof.cohort.image_scale if acquisition == "default" else 1.0  # a clinical protocol has its own voxel size
+    acq = () if acquisition == "default" else (acquisition,)  # the default cohort's jobs (and files) exactly as before
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     with atomic_dir(out_dir, force=overwrite) as tmp:
         (tmp/"images").mkdir(); (tmp/"masks").mkdir()
-        jobs = [(i, row, radii[i], seed, scale, modalities, str(tmp)) for i, (_, row) in enumerate(lat.iterrows())]
+        jobs = [(i, row, radii[i], seed, scale, modalities, str(tmp), *acq) for i, (_, row) in enumerate(lat.iterrows())]
         if n_jobs > 1 and n > 1:
             with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork")) as ex:
                 facts = list(ex.map(_write_patient, jobs, chunksize=max(1, n//(8*n_jobs))))
@@ -488,7 +540,8 @@ def make_cohort(out_dir,                   # cohort folder to create
             oedema_radii=[" ".join(f"{r:.3f}" for r in rs) for rs in radii]).to_csv(tmp/"latents.csv", index=False, float_format="%.6f")
         save_json(tmp/"generator.json", dict(seed=int(seed), profile=prof.name, image_scale=scale, n_patients=n,
                   n_positive=int(n_positive), modalities=list(modalities), model=to_dict(model),
-                  scanners=[to_dict(s) for s in SCANNERS], fov_mm=list(FOV_MM)))
+                  scanners=[to_dict(s) for s in SCANNERS], fov_mm=list(FOV_MM),
+                  **({} if acquisition == "default" else dict(acquisition=to_dict(ACQUISITIONS[acquisition])))))
     return man
 
 # %% ../nbs/01_synthetic.ipynb #57410caa
