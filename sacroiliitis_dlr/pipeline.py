@@ -210,15 +210,18 @@ def run_cohort_stage(run_dir,          # the run folder
                      force:bool=False, # replace an existing cohort/ folder
                      quiet:bool=False
                     )->Path:
-    "Write `run_dir/cohort/`: `split.csv` (train/test, folds) and `validation.json`."
-    from sacroiliitis_dlr.data import split_cohort, validation_summary
+    "Write `run_dir/cohort/`: `split.csv` (train/test, folds), `validation.json`, `fingerprint.json` and `plan.json`."
+    from sacroiliitis_dlr.data import split_cohort, validation_summary, dataset_fingerprint, make_plan
     run_dir = Path(run_dir); out = run_dir/"cohort"
     if out.exists() and not force: return out
     prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
     man = cohort.manifest
     split = split_cohort(man, test_size=prof.cohort.test_size, n_folds=prof.cohort.n_folds, seed=seed)
+    fingerprint = dataset_fingerprint(cohort)
     with atomic_dir(out, force) as tmp:
         split.to_csv(tmp/"split.csv", index=False)
+        save_json(tmp/"fingerprint.json", fingerprint)
+        save_json(tmp/"plan.json", make_plan(fingerprint, prof))  # the target spacing every later stage harmonises to
         save_json(tmp/"validation.json", dict(
             validation_summary(cohort), manifest=str(manifest_path(cohort.root)), problems=[],
             clinical_columns=list(cohort.clinical_columns), fingerprint=cohort_fingerprint(cohort.root),
