@@ -11,9 +11,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 # %% auto #0
-__all__ = ['CLINICAL_COLUMNS', 'LOGIT_EPS', 'StackingError', 'read_base_predictions', 'meta_features', 'demo_run_folder',
-           'prob_logit', 'MeanProbability', 'make_meta_learner', 'fit_meta_learner', 'stack_base_models',
-           'plot_meta_learners', 'apply_dlr_signature', 'run_stacking_stage']
+__all__ = ['BASE_TABLES', 'CLINICAL_COLUMNS', 'LOGIT_EPS', 'StackingError', 'read_base_predictions', 'meta_features',
+           'demo_run_folder', 'prob_logit', 'MeanProbability', 'make_meta_learner', 'fit_meta_learner',
+           'stack_base_models', 'plot_meta_learners', 'base_model_info', 'ablation_subsets', 'stack_ablation',
+           'base_model_weights', 'signature_vs_best', 'plot_ablation', 'apply_dlr_signature', 'run_stacking_stage']
 
 # %% ../nbs/12_stacking.ipynb #38d356ac
 import joblib
@@ -45,12 +46,15 @@ class StackingError(ValueError):
 # %% ../nbs/12_stacking.ipynb #4372d25c
 from .data import read_split  # the one reader of a run's split
 
+BASE_TABLES = ("classification/predictions.csv", "radiomics/predictions.csv")  # the CNNs' (required), the radiomics models' (if run)
+
 def read_base_predictions(run_dir # a run folder
                          )->pd.DataFrame:
-    "The classification stage's long prediction table."
-    path = Path(run_dir)/"classification"/"predictions.csv"
+    "The base models' long prediction table: the classification stage's CNNs and, when it ran, the radiomics stage's models."
+    path = Path(run_dir)/BASE_TABLES[0]
     if not path.exists(): raise StackingError(f"{path} is missing: run the classification stage first")
-    return pd.read_csv(path, dtype={"patient_id": str})
+    return pd.concat([pd.read_csv(Path(run_dir)/t, dtype={"patient_id": str}) for t in BASE_TABLES if (Path(run_dir)/t).exists()],
+                     ignore_index=True)
 
 # %% ../nbs/12_stacking.ipynb #ea7badf7
 def _problems_oof(preds, split):
@@ -269,6 +273,92 @@ def plot_meta_learners(table:pd.DataFrame, # `meta_learners.csv` (learner, cv_au
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.6/len(t)), ncol=2, fontsize=7, frameon=False)
     return fig
 
+# %% ../nbs/12_stacking.ipynb #58d339de
+def base_model_info(preds:pd.DataFrame # the long base-model table (`read_base_predictions`)
+                   )->pd.DataFrame:
+    "model, modality, arch of every base model (from the table's columns, else from `<arch>_<modality>` names)."
+    models = sorted(preds.model.unique())
+    if {"modality", "arch"} <= set(preds.columns):
+        return preds.drop_duplicates("model").set_index("model").loc[models, ["modality", "arch"]].reset_index()
+    return pd.DataFrame(dict(model=models, modality=[m.split("_", 1)[-1] for m in models], arch=[m.split("_", 1)[0] for m in models]))
+
+def ablation_subsets(info:pd.DataFrame # from `base_model_info`
+                    )->list:
+    "(subset name, kind, base models) of the stack refits: all, without each modality, CNNs/radiomics, without each model."
+    allm, out = list(info.model), [("all base models", "all", list(info.model))]
+    for mod in dict.fromkeys(info.modality): out.append((f"without {mod}", "modality", list(info.model[info.modality != mod])))
+    rad = info.arch == "radiomics"
+    if rad.any() and not rad.all():
+        out += [("without radiomics (CNNs only)", "family", list(info.model[~rad])), ("radiomics only", "family", list(info.model[rad]))]
+    out += [(f"without {m}", "model", [x for x in allm if x != m]) for m in allm]
+    return [s for s in out if s[2]]
+
+# %% ../nbs/12_stacking.ipynb #87bfc1de
+def stack_ablation(X_train:pd.DataFrame, y_train, X_test:pd.DataFrame,
+                   info:pd.DataFrame,   # from `base_model_info`
+                   learner:str,         # the meta-learner refitted (the selected one)
+                   cv_folds:int=5, seed:int=0, n_trees:int=200,
+                   y_test=None          # only to report test AUCs
+                  )->pd.DataFrame:
+    "Nested-CV AUC of `learner` on each subset of base models, and what the left-out models add (DeLong, training OOF)."
+    from sacroiliitis_dlr.metrics import delong_test
+    y_train, rows, full = np.asarray(y_train).astype(int), [], None
+    for name, kind, cols in ablation_subsets(info):
+        with threadpool_limits(1): fit = fit_meta_learner(learner, X_train[cols], y_train, cv_folds, seed, n_trees)
+        if full is None: full = fit.oof.values
+        auc, lo, hi = auc_ci(y_train, fit.oof)
+        row = dict(subset=name, kind=kind, learner=learner, n_models=len(cols), base_models=";".join(cols),
+                   cv_auc=auc, cv_auc_lo=lo, cv_auc_hi=hi)
+        if kind != "all":
+            d = delong_test(y_train, full, fit.oof.values)
+            row.update(adds=d.diff, adds_lo=d.diff_ci[0], adds_hi=d.diff_ci[1], adds_p=d.p_value)
+        if y_test is not None:
+            row.update(zip(("test_auc", "test_auc_lo", "test_auc_hi"), auc_ci(y_test, fit.model.predict_proba(X_test[cols].astype(float))[:, 1])))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+# %% ../nbs/12_stacking.ipynb #86339b0e
+def base_model_weights(X_train:pd.DataFrame, y_train,
+                       info:pd.DataFrame,  # from `base_model_info`
+                       cv_folds:int=5, seed:int=0
+                      )->pd.DataFrame:
+    "The tuned logistic meta-learner's standardised coefficient for each base model."
+    with threadpool_limits(1): model, params = _tuned("logistic", X_train.astype(float), np.asarray(y_train).astype(int), cv_folds, seed, 1)
+    coef = pd.Series(model.named_steps["clf"].coef_[0], index=X_train.columns)
+    return info.assign(weight=coef.loc[info.model].values, C=params.get("C"))
+
+# %% ../nbs/12_stacking.ipynb #ff763831
+def signature_vs_best(X_train:pd.DataFrame, y_train, X_test:pd.DataFrame, y_test,
+                      sig_train, sig_test,  # the DLR signature: nested-CV OOF (train) and test probabilities
+                      alpha:float=0.05)->pd.DataFrame:
+    "DLR signature minus the best single base model (by training OOF AUC): AUCs, DeLong difference, CI and p, per cohort."
+    from sacroiliitis_dlr.metrics import delong_test
+    aucs = {m: auc_ci(y_train, X_train[m])[0] for m in X_train.columns}
+    best, rows = max(aucs, key=aucs.get), []
+    for cohort, X, y, s in (("train", X_train, y_train, sig_train), ("test", X_test, y_test, sig_test)):
+        d = delong_test(np.asarray(y).astype(int), np.asarray(s, float), X[best].values, alpha=alpha)
+        rows.append(dict(cohort=cohort, n=len(y), best_base_model=best, signature_auc=d.auc_a, best_auc=d.auc_b,
+                         diff=d.diff, diff_lo=d.diff_ci[0], diff_hi=d.diff_ci[1], p_value=d.p_value,
+                         rule="best base model: highest out-of-fold AUC on the training cohort"))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/12_stacking.ipynb #0c7628f6
+_ABLATION_LABELS = {"without radiomics (CNNs only)": "radiomics models", "radiomics only": "CNNs (all)"}
+
+def plot_ablation(table:pd.DataFrame, # `ablation.csv`
+                  title="What each part adds to the stack (training cohort, out-of-fold)"):
+    "Dot-and-interval plot of the AUC the full stack loses without each group of base models."
+    t = table[table.kind != "all"].reset_index(drop=True); ypos = np.arange(len(t))[::-1]
+    with plt.rc_context(PRINT_STYLE):
+        fig, ax = plt.subplots(figsize=(5.2, 0.8 + 0.3*len(t)))
+        ax.errorbar(t.adds, ypos, xerr=[t.adds - t.adds_lo, t.adds_hi - t.adds], fmt="o", ms=3.5, color=OKABE_ITO[0],
+                    elinewidth=0.9, capsize=2, label="AUC(all) - AUC(without), 95% CI (DeLong)")
+        ax.set_yticks(ypos, [_ABLATION_LABELS.get(s, s.removeprefix("without ")) for s in t.subset])
+        ax.axvline(0, color="0.6", ls="--", lw=0.8)
+        ax.set(xlabel="AUC added (full stack minus stack without it)", title=title)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.6/len(t)), fontsize=7, frameon=False)
+    return fig
+
 # %% ../nbs/12_stacking.ipynb #74dcb234
 def apply_dlr_signature(run_dir,        # a run folder with a finished stacking stage
                         base_probs:dict # {base model name: probability} for one patient
@@ -298,10 +388,16 @@ def run_stacking_stage(run_dir,          # the run folder
     if out.exists() and not force: return out
     cfg = (get_profile(profile) if profile is not None else read_run_profile(run_dir)).stacking
     split = read_split(run_dir)
-    X_train, X_test = meta_features(read_base_predictions(run_dir), split)
+    base = read_base_predictions(run_dir)
+    X_train, X_test = meta_features(base, split)
     labels = split.set_index("patient_id").label
-    res = stack_base_models(X_train, labels.loc[X_train.index].values, X_test, cfg.learners, cfg.cv_folds, seed,
-                            cfg.n_trees, y_test=labels.loc[X_test.index].values, quiet=quiet)
+    y_train, y_test = labels.loc[X_train.index].values, labels.loc[X_test.index].values
+    res = stack_base_models(X_train, y_train, X_test, cfg.learners, cfg.cv_folds, seed,
+                            cfg.n_trees, y_test=y_test, quiet=quiet)
+    info = base_model_info(base)
+    ablation = stack_ablation(X_train, y_train, X_test, info, res.selected, cfg.cv_folds, seed, cfg.n_trees, y_test)
+    weights = base_model_weights(X_train, y_train, info, cfg.cv_folds, seed)
+    versus = signature_vs_best(X_train, y_train, X_test, y_test, res.oof[res.selected], res.test[res.selected])
     with atomic_dir(out, force) as tmp:
         res.table.to_csv(tmp/"meta_learners.csv", index=False)
         long = pd.concat([_long(res.oof, "train"), _long(res.test, "test")])
@@ -313,6 +409,10 @@ def run_stacking_stage(run_dir,          # the run folder
         for name, model in res.models.items(): joblib.dump(model, tmp/"models"/f"{name}.joblib")
         joblib.dump(res.models[res.selected], tmp/"dlr_signature.joblib")
         fig = plot_meta_learners(res.table); save_figure(fig, tmp/"figures"/"meta_learners"); plt.close(fig)
+        ablation.to_csv(tmp/"ablation.csv", index=False)
+        weights.to_csv(tmp/"weights.csv", index=False)
+        versus.to_csv(tmp/"signature_vs_best.csv", index=False)
+        fig = plot_ablation(ablation); save_figure(fig, tmp/"figures"/"ablation"); plt.close(fig)
         row = res.table.set_index("learner").loc[res.selected]
         save_json(tmp/"selection.json", dict(
             rule="highest nested-CV AUC on the training cohort (ties: first in profile order)",
