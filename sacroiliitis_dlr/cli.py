@@ -49,6 +49,9 @@ def _cmd_run(args):
     run_pipeline(args.cohort, args.out, profile=args.profile, seed=args.seed, stages=stages, force=args.force,
                  quiet=args.quiet, reports=not args.no_reports, replace=args.replace, predictors=args.predictor,
                  executor=executor)
+    if args.validation == "loso":  # then each scanner held out in turn, in RUN/loso/<scanner>/ (issue 18)
+        from sacroiliitis_dlr.loso import run_loso
+        run_loso(args.out, force=args.force, quiet=args.quiet, reports=not args.no_reports)
     return 0
 
 def _cmd_report(args):
@@ -94,6 +97,9 @@ def build_parser()->argparse.ArgumentParser:
                    help="--out holds a run of another configuration (profile, seed, cohort, predictors): replace it stage by stage")
     s.add_argument("--quiet", action="store_true", help="no progress bars (batch runs)")
     s.add_argument("--no-reports", action="store_true", help="skip executing the report notebooks")
+    s.add_argument("--validation", choices=("internal", "loso"), default="internal",
+                   help="internal: the random test cohort (default); loso: also train on all scanners but one and test on "
+                        "the held-out one, for each scanner in turn (RUN/loso/<scanner>/, loso/summary.csv)")
     s.add_argument("--executor", choices=("process", "submitit"),
                    help="where the fold models train: this machine's processes (default), or submitit jobs (SLURM, else local)")
     s.add_argument("--executor-config", metavar="FILE",

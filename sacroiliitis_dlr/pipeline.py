@@ -410,14 +410,17 @@ def run_summary_stage(run_dir,          # the run folder
                       force:bool=False, # replace an existing summary/ folder
                       quiet:bool=False
                      )->Path:
-    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration and the oracle ceiling."
+    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner and the oracle ceiling."
     run_dir = Path(run_dir); out = run_dir/"summary"
     if out.exists() and not force: return out
     preds = load_predictions(run_dir)
     met, cuts = model_metrics(preds)
     dl, cal, orc, gaps = delong_table(preds), calibration_table(preds), oracle_table(run_dir), oracle_gaps(run_dir, preds)
+    from sacroiliitis_dlr.loso import scanner_metrics  # external testing by scanner (issue 18)
+    scan = scanner_metrics(preds, read_split(run_dir), cuts)
     with atomic_dir(out, force) as tmp:
         met.to_csv(tmp/"metrics.csv", index=False)
+        scan.to_csv(tmp/"by_scanner.csv", index=False)
         cuts.to_csv(tmp/"cutoffs.csv", index=False)
         dl.to_csv(tmp/"delong.csv", index=False)
         cal.to_csv(tmp/"calibration.csv", index=False)
@@ -562,6 +565,8 @@ def run_reports_stage(run_dir,             # the run folder
                                 "\n".join(f"{Path(r['out']).name}: {r['error'].strip()}" for r in failed))
         for j in jobs: _record_final_path(j[1], out/j[1].name)
         notebooks_to_html([j[1] for j in jobs])
+        from sacroiliitis_dlr.checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
+        write_checklist(run_dir, tmp)
         save_json(tmp/"reports.json", dict(notebooks=[p[1] for p in plan], templates=str(tpl), n_jobs=n_jobs,
                                            seconds={Path(r["out"]).stem: round(r["seconds"], 2) for r in res}))
     shutil.rmtree(run_dir/"reports-failed", ignore_errors=True)
@@ -646,6 +651,25 @@ def _index_segmentation(run_dir)->str:
     return ("<h2>Segmentation</h2><p>3D U-Net masks against the manual masks "
             '(<a href="reports/segmentation.html">segmentation report</a>).</p>' + _table(t, index=False))
 
+def _index_scanners(run_dir)->str:
+    "The final models per scanner of the test cohort, and the leave-one-scanner-out results when the run has them."
+    f, parts = run_dir/"summary"/"by_scanner.csv", []
+    ci = lambda a, lo, hi: "-" if pd.isna(a) else _ci(a, lo, hi)
+    if f.exists():
+        b = pd.read_csv(f).query("model == 'combined'")
+        parts.append("<h2>By scanner</h2><p>The combined model on each scanner's test patients (internal: every scanner is "
+                     "in training too); sensitivity and specificity at the training cut-off (<code>summary/by_scanner.csv</code>).</p>"
+                     + _table(pd.DataFrame({"scanner": b.scanner, "n": b.n, "AUC (95% CI)": [ci(*r) for r in b[["auc", "auc_lo", "auc_hi"]].values],
+                                            "Sensitivity": b.sensitivity.round(3), "Specificity": b.specificity.round(3)}), index=False))
+    f = run_dir/"loso"/"summary.csv"
+    if f.exists():
+        t = pd.read_csv(f).query("model == 'combined'")
+        parts.append('<h3>Leave one scanner out</h3><p>Trained on the other scanners, tested on the held-out one '
+                     '(<a href="loso/report/loso.html">LOSO report</a>, <code>loso/summary.csv</code>).</p>'
+                     + _table(pd.DataFrame({"held out": t.held_out, "n": t.n, "AUC (95% CI)": [ci(*r) for r in t[["auc", "auc_lo", "auc_hi"]].values],
+                                            "oracle AUC": t.oracle_auc.round(3)}), index=False))
+    return "".join(parts)
+
 def _index_oracle(run_dir)->str:
     "The final models beside their oracle ceilings (a synthetic cohort only)."
     f = run_dir/"summary"/"oracle_gaps.csv"
@@ -668,6 +692,9 @@ def _index_links(run_dir)->str:
         item = lambda n: f'<li><a href="reports/{n}.html">{html.escape(n.removeprefix("model_"))}</a> (<a href="reports/{n}.ipynb">notebook</a>)</li>'
         parts.append("<h2>Reports</h2><ul>" + "".join(item(n) for n in plan if not n.startswith("model_")) + "</ul>"
                      "<h3>One report per model</h3><ul>" + "".join(item(n) for n in plan if n.startswith("model_")) + "</ul>")
+    more = [(p, t) for p, t in (("reports/checklist.html", "TRIPOD+AI and CLAIM 2024 checklist"),
+                                ("loso/report/loso.html", "leave-one-scanner-out report")) if (run_dir/p).exists()]
+    if more: parts.append("<h3>Beyond the paper</h3><ul>" + "".join(f'<li><a href="{p}">{t}</a></li>' for p, t in more) + "</ul>")
     files = []
     for d in ("cohort", "segmentation", "classification", "stacking", "combined", "summary"):
         fs = sorted(p for p in (run_dir/d).rglob("*") if p.suffix in (".csv", ".json")) if (run_dir/d).exists() else []
@@ -716,7 +743,7 @@ def write_index(run_dir,                 # the run folder
     "Write `run_dir/index.html`, the run page: what was run, what was found, and links to everything."
     run_dir = Path(run_dir).resolve()
     cfg = load_json(run_dir/"config.json")
-    body = "".join(f(run_dir) for f in (_index_findings, _index_results, _index_segmentation, _index_oracle, _index_links))
+    body = "".join(f(run_dir) for f in (_index_findings, _index_results, _index_scanners, _index_segmentation, _index_oracle, _index_links))
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)}: sacroiliitis-dlr run</title>"
             f"<style>{_CSS}</style></head><body>{_index_what_was_run(run_dir, cfg)}{body}</body></html>")
     out = atomic_write(run_dir/"index.html", page)
