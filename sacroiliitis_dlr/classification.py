@@ -553,6 +553,7 @@ def _write_gradcam(folder, preds, split, images, modalities, profile):
 # %% ../nbs/11_classification.ipynb #5d67ebd0
 def predict_base_models(run_dir,            # a run folder with a finished classification stage
                         roi:np.ndarray,     # float32 (C, X, Y, Z), channels in the run's modality order
+                        roi_mask=None,      # bool (X, Y, Z) SIJ mask on the ROI grid (`radiomics.roi_mask`); needed when the run has radiomics models
                        )->dict:
     "{model name: probability of sacroiliitis} for one patient, each the mean over the model's fold models."
     ckpts = sorted((Path(run_dir)/"classification"/"checkpoints").glob("*.pt"))
@@ -564,4 +565,9 @@ def predict_base_models(run_dir,            # a run folder with a finished class
         if roi.ndim != 4 or roi.shape[0] != len(meta["modalities"]):
             raise ClassificationError(f"ROI shape {roi.shape}: expected ({len(meta['modalities'])}, X, Y, Z) with channels {meta['modalities']}")
         probs.setdefault(meta["model"], []).append(float(predict_probs(model, roi[None, [meta["channel"]]])[0]))
-    return {k: float(np.mean(v)) for k, v in probs.items()}
+    probs = {k: float(np.mean(v)) for k, v in probs.items()}
+    if (Path(run_dir)/"radiomics"/"config.json").exists():
+        from sacroiliitis_dlr.radiomics import predict_radiomics
+        if roi_mask is None: raise ClassificationError("the run has radiomics base models: pass roi_mask (radiomics.roi_mask of the SIJ mask)")
+        probs.update(predict_radiomics(run_dir, roi, roi_mask))
+    return probs

@@ -395,22 +395,26 @@ def predict_from_base_probs(run_dir,          # run folder with finished stackin
 def load_patient_files(run_dir,               # a run folder with a finished segmentation stage
                        paths:dict,            # {modality: NIfTI path} for one patient
                        patient_id="new patient"):
-    "One new patient's NIfTI files harmonised exactly as the cohort's were (`data.load_patient`), channels in the run's order."
-    from sacroiliitis_dlr.data import Cohort, load_patient
+    "One new patient's NIfTI files harmonised exactly as the cohort's were (`data.load_patient` at the run's spacing), channels in the run's order."
+    from sacroiliitis_dlr.data import Cohort, load_patient, run_spacing
     modalities = tuple(load_json(Path(run_dir)/"segmentation"/"profile.json")["modalities"])
     missing = [m for m in modalities if m not in paths]
     if missing: raise ClinicalError(f"patient {patient_id}: no image for modality {missing}; the run's models need {list(modalities)}")
     row = dict(patient_id=str(patient_id), **{f"image_{m}": str(Path(paths[m]).resolve()) for m in modalities})
-    return load_patient(Cohort(Path(".").resolve(), pd.DataFrame([row]), modalities, ()), str(patient_id))
+    return load_patient(Cohort(Path(".").resolve(), pd.DataFrame([row]), modalities, ()), str(patient_id),
+                        spacing=run_spacing(run_dir))
 
 def predict_patient(run_dir,      # a finished run folder
                     images,       # a `data.PatientImages`, or {modality: NIfTI path}
-                    clinical:dict # {clinical column: value}; None where unknown (imputed as in training)
+                    clinical:dict,# {clinical column: value}; None where unknown (imputed as in training)
+                    mask=None     # the patient's SIJ mask on the harmonised grid, if already segmented (default: the run's U-Net)
                    )->dict:
     "Combined-model probability of a new patient from images and clinical values, with every part."
-    from sacroiliitis_dlr import classification, segmentation
+    from sacroiliitis_dlr import classification, radiomics, segmentation
     if isinstance(images, dict): images = load_patient_files(run_dir, images)
-    mask = segmentation.predict_mask(run_dir, images)
-    roi = segmentation.roi_crop(images.image, mask, images.affine, read_run_profile(run_dir))
-    res = predict_from_base_probs(run_dir, classification.predict_base_models(run_dir, roi), clinical)
+    if mask is None: mask = segmentation.predict_mask(run_dir, images)
+    profile = read_run_profile(run_dir)
+    roi = segmentation.roi_crop(images.image, mask, images.affine, profile)
+    base = classification.predict_base_models(run_dir, roi, radiomics.roi_mask(mask, images.affine, profile))
+    res = predict_from_base_probs(run_dir, base, clinical)
     return dict(patient_id=images.patient_id, **res, mask_voxels=int(np.asarray(mask).sum()))

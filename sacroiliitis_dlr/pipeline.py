@@ -58,9 +58,10 @@ def default_stages(reports:bool=True # end with the report notebooks
         Stage("roi", "sacroiliitis_dlr.segmentation:run_roi_stage", "rois", ("cohort", "segmentation")),
         Stage("classification", "sacroiliitis_dlr.classification:run_classification_stage", "classification",
               ("cohort", "roi")),
-        Stage("stacking", "sacroiliitis_dlr.stacking:run_stacking_stage", "stacking", ("cohort", "classification")),
+        Stage("radiomics", "sacroiliitis_dlr.radiomics:run_radiomics_stage", "radiomics", ("cohort", "segmentation", "roi")),
+        Stage("stacking", "sacroiliitis_dlr.stacking:run_stacking_stage", "stacking", ("cohort", "classification", "radiomics")),
         Stage("combined", "sacroiliitis_dlr.combined:run_combined_stage", "combined", ("cohort", "stacking")),
-        Stage("summary", run_summary_stage, "summary", ("cohort", "classification", "stacking", "combined")),
+        Stage("summary", run_summary_stage, "summary", ("cohort", "classification", "radiomics", "stacking", "combined")),
     )
     if reports: stages += (Stage("reports", run_reports_stage, "reports", ("cohort", "segmentation", "summary")),)
     return stages
@@ -276,7 +277,8 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
     return run_dir
 
 # %% ../nbs/30_pipeline.ipynb #0fcfb1a9
-PREDICTION_TABLES = ("classification/predictions.csv", "stacking/predictions.csv", "combined/predictions.csv")
+PREDICTION_TABLES = ("classification/predictions.csv", "radiomics/predictions.csv", "stacking/predictions.csv",
+                     "combined/predictions.csv")
 
 from .data import read_split  # the one reader of a run's split
 
@@ -696,7 +698,7 @@ def _index_links(run_dir)->str:
                                 ("loso/report/loso.html", "leave-one-scanner-out report")) if (run_dir/p).exists()]
     if more: parts.append("<h3>Beyond the paper</h3><ul>" + "".join(f'<li><a href="{p}">{t}</a></li>' for p, t in more) + "</ul>")
     files = []
-    for d in ("cohort", "segmentation", "classification", "stacking", "combined", "summary"):
+    for d in ("cohort", "segmentation", "classification", "radiomics", "stacking", "combined", "summary"):
         fs = sorted(p for p in (run_dir/d).rglob("*") if p.suffix in (".csv", ".json")) if (run_dir/d).exists() else []
         if fs: files.append(f"<details><summary>{d}/ ({len(fs)} tables)</summary>{_links(run_dir, fs)}</details>")
     figs = sorted((rep/"figures").glob("*.png")) if rep.exists() else []

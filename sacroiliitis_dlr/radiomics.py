@@ -7,7 +7,6 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/radiomics.html.md"""
 # %% ../nbs/14_radiomics.ipynb #0e82cfb4
 from __future__ import annotations
 import json, logging, warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +120,7 @@ def patient_features(roi:np.ndarray,     # float32 (C, X, Y, Z), channels in `mo
 # %% ../nbs/14_radiomics.ipynb #4e2279b1
 def _extract_job(args):
     images, masks, config = args
-    return mirp_features(images, masks, config)
+    with threadpool_limits(1): return mirp_features(images, masks, config)  # one core per process: n_jobs is the parallelism
 
 def cohort_features(rois:np.ndarray,   # float32 (N, C, X, Y, Z)
                     masks:np.ndarray,  # bool (N, X, Y, Z) ROI-grid masks
@@ -134,7 +133,11 @@ def cohort_features(rois:np.ndarray,   # float32 (N, C, X, Y, Z)
     tasks = [(mod, j) for mod in modalities for j in ("left", "right")]
     args = [([r[modalities.index(mod)] for r in rois], [jm[j] for jm in joints], config) for mod, j in tasks]
     if config.n_jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(min(config.n_jobs, len(tasks))) as ex: frames = list(ex.map(_extract_job, args))
+        # loky workers (as for the CNN folds): fresh processes, not forks of a parent that may hold torch's threads
+        from joblib import Parallel, delayed
+        from joblib.externals.loky import get_reusable_executor
+        try: frames = Parallel(n_jobs=min(config.n_jobs, len(tasks)), backend="loky")(delayed(_extract_job)(a) for a in args)
+        finally: get_reusable_executor().shutdown(wait=True)  # idle workers would otherwise live on for 300 s
     else: frames = [_extract_job(a) for a in args]
     parts = [f.set_axis(_columns(f.columns, mod, j), axis=1) for (mod, j), f in zip(tasks, frames)]
     return pd.concat(parts, axis=1).set_axis(pd.Index([str(p) for p in patient_ids], name="patient_id"))

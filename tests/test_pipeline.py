@@ -10,15 +10,15 @@ import pytest
 
 from conftest import cli, ledger, ok
 
-STAGES = ["cohort", "segmentation", "roi", "classification", "stacking", "combined", "summary", "reports"]
-STAGE_DIRS = ["cohort", "segmentation", "rois", "classification", "stacking", "combined", "summary", "reports"]
+STAGES = ["cohort", "segmentation", "roi", "classification", "radiomics", "stacking", "combined", "summary", "reports"]
+STAGE_DIRS = ["cohort", "segmentation", "rois", "classification", "radiomics", "stacking", "combined", "summary", "reports"]
 
 
 def expected_models(cohort):
     from sacroiliitis_dlr.core import get_profile
     prof = get_profile("smoke")
     mods = [c[len("image_"):] for c in pd.read_csv(cohort / "manifest.csv", nrows=1).columns if c.startswith("image_")]
-    return ([f"{a}_{m}" for a in prof.classification.archs for m in mods]
+    return ([f"{a}_{m}" for a in prof.classification.archs for m in mods] + [f"radiomics_{m}" for m in mods]
             + [f"stack_{l}" for l in prof.stacking.learners] + ["dlr_signature", "clinical", "combined"])
 
 
