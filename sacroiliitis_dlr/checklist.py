@@ -155,7 +155,8 @@ def fact(*needs):
     "Register a fact of the run, answered only when every file in `needs` exists."
     def deco(f):
         def answer(run):
-            got = f(run) if run.has(*needs) else None
+            try: got = f(run) if run.has(*needs) else None
+            except (KeyError, IndexError, TypeError, ValueError): got = None  # a file of an older layout: the authors answer
             if got is None: return None
             status, text, extra = got
             return status, text, list(dict.fromkeys([*needs, *extra]))
@@ -491,7 +492,7 @@ def _input_quality(run):
             "inconsistent, naming every problem (validation); a missing clinical value is imputed as in training "
             "(combined/encoder.json). Handling in practice: authors.", [])
 
-# %% ../nbs/32_checklist.ipynb #5d154dd5
+# %% ../nbs/32_checklist.ipynb #a54153c7
 def checklist_table(run_dir,      # a run folder
                     reports=None  # the reports folder being written (default: `run_dir/reports`)
                    )->pd.DataFrame:
@@ -511,7 +512,7 @@ def answered_fraction(table:pd.DataFrame,      # a `checklist_table`
     t = table[table.guideline == guideline]
     return float(t.status.isin(["run", "partial"] if partial else ["run"]).mean())
 
-# %% ../nbs/32_checklist.ipynb #ea8abf57
+# %% ../nbs/32_checklist.ipynb #fb6aca5d
 def _summary_line(t, g):
     return (f"{g}: the run answers {answered_fraction(t, g, False):.0%} of the items fully and "
             f"{answered_fraction(t, g):.0%} fully or in part ({(t[t.guideline == g].status != 'authors').sum()} of "
