@@ -98,15 +98,21 @@ def run_loso_cohort_stage(run_dir,          # the sub-run folder
                           quiet:bool=False,
                           scanner:str=None  # the scanner held out
                          )->Path:
-    "Write `run_dir/cohort/`: the leave-one-scanner-out `split.csv` and `validation.json`."
-    from sacroiliitis_dlr.data import validation_summary
+    "Write `run_dir/cohort/`: the leave-one-scanner-out `split.csv`, `validation.json`, and the harmonisation plan of the other scanners."
+    import dataclasses
+    from sacroiliitis_dlr.data import dataset_fingerprint, make_plan, validation_summary
     from sacroiliitis_dlr.pipeline import cohort_fingerprint
     run_dir = Path(run_dir); out = run_dir/"cohort"
     if out.exists() and not force: return out
     prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
     split = loso_split(cohort.manifest, scanner, prof.cohort.n_folds, seed)
+    # the images' fingerprint, hence an 'auto' target spacing, comes from the training scanners alone: the held-out one is unseen
+    training = dataclasses.replace(cohort, manifest=cohort.manifest[cohort.manifest.scanner.astype(str) != str(scanner)])
+    fingerprint = dataset_fingerprint(training)
     with atomic_dir(out, force) as tmp:
         split.to_csv(tmp/"split.csv", index=False)
+        save_json(tmp/"fingerprint.json", fingerprint)
+        save_json(tmp/"plan.json", make_plan(fingerprint, prof))
         save_json(tmp/"validation.json", dict(
             validation_summary(cohort), manifest=str(manifest_path(cohort.root)), problems=[], held_out_scanner=str(scanner),
             clinical_columns=list(cohort.clinical_columns), fingerprint=cohort_fingerprint(cohort.root),
