@@ -1,4 +1,4 @@
-"""`sacroiliitis-dlr`: one console script with a subcommand per job (synthesise, validate, run, report).
+"""`sacroiliitis-dlr`: one console script with a subcommand per job (synthesise, import DICOM, validate, run, predict, report).
 
 Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/cli.html.md"""
 
@@ -20,11 +20,17 @@ def _cmd_profile(args):
     print(profile_to_json(get_profile(args.name)))
     return 0
 
+def _profile(args):
+    "The `--profile`, with `--n-folds` and `--test-size` when given (they are part of the run's configuration)."
+    from sacroiliitis_dlr.core import override
+    changes = {k: v for k, v in dict(cohort__n_folds=args.n_folds, cohort__test_size=args.test_size).items() if v is not None}
+    return override(get_profile(args.profile), **changes) if changes else get_profile(args.profile)
+
 def _cmd_synth(args):
     "Write the synthetic cohort."
     from sacroiliitis_dlr.synthetic import make_cohort
     kw = {k: v for k, v in dict(n_patients=args.n_patients, n_positive=args.n_positive).items() if v is not None}
-    man = make_cohort(args.out, seed=args.seed, profile=args.profile, overwrite=args.force, **kw)
+    man = make_cohort(args.out, seed=args.seed, profile=args.profile, overwrite=args.force, acquisition=args.acquisition, **kw)
     print(f"wrote {len(man)} patients to {args.out}")
     return 0
 
@@ -32,7 +38,7 @@ def _cmd_validate(args):
     "Validate a cohort manifest for a run at `--profile`; a `CohortError` (non-zero exit) lists every problem."
     import pandas as pd
     from sacroiliitis_dlr.data import load_cohort
-    cohort = load_cohort(args.manifest, predictors=args.predictor, profile=args.profile)
+    cohort = load_cohort(args.manifest, predictors=args.predictor, profile=_profile(args))
     m, path = cohort.manifest, Path(args.manifest)
     ignored = [c for c in pd.read_csv(path/"manifest.csv" if path.is_dir() else path, nrows=0).columns if c not in m.columns]
     print(f"{args.manifest}: {len(m)} patients ({int(m.label.sum())} with label 1), modalities {', '.join(cohort.modalities)}; "
@@ -46,12 +52,29 @@ def _cmd_run(args):
     from sacroiliitis_dlr.jobs import executor_config
     stages = args.stages.split(",") if args.stages else None
     executor = executor_config(args.executor, args.executor_config)  # before anything runs: a bad file stops here
-    run_pipeline(args.cohort, args.out, profile=args.profile, seed=args.seed, stages=stages, force=args.force,
+    run_pipeline(args.cohort, args.out, profile=_profile(args), seed=args.seed, stages=stages, force=args.force,
                  quiet=args.quiet, reports=not args.no_reports, replace=args.replace, predictors=args.predictor,
                  executor=executor)
     if args.validation == "loso":  # then each scanner held out in turn, in RUN/loso/<scanner>/ (issue 18)
         from sacroiliitis_dlr.loso import run_loso
         run_loso(args.out, force=args.force, quiet=args.quiet, reports=not args.no_reports)
+    return 0
+
+def _cmd_import_dicom(args):
+    "Convert a DICOM folder into a de-identified NIfTI cohort with manifest.csv."
+    from sacroiliitis_dlr.dicom import import_dicom
+    man = import_dicom(args.dicom_dir, args.out, args.id_map, clinical=args.clinical, rules=args.rules, force=args.force)
+    print(f"wrote {len(man)} patients ({', '.join(c[len('image_'):] for c in man.columns if c.startswith('image_'))}) to {args.out}; "
+          f"ID map: {args.id_map}" + ("" if args.clinical else "; no --clinical table: fill in the manifest's label column before `run`"))
+    return 0
+
+def _cmd_predict(args):
+    "Apply a finished run to one new patient."
+    from sacroiliitis_dlr.predict import format_prediction, parse_pairs, predict_new_patient
+    res = predict_new_patient(args.run_dir, parse_pairs(args.image, "--image"), parse_pairs(args.clinical, "--clinical"),
+                              out=args.out, force=args.force)
+    print(format_prediction(res, res["cutoff"]))
+    if args.out: print(f"wrote {args.out}/mask.nii.gz (on the grid of the first image), prediction.json and prediction.html")
     return 0
 
 def _cmd_report(args):
@@ -69,6 +92,14 @@ def build_parser()->argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add = lambda name, **kw: sub.add_parser(name, parents=[common], **kw)
+    def fraction(v):
+        if not 0 < float(v) < 1: raise argparse.ArgumentTypeError(f"{v} is not between 0 and 1")
+        return float(v)
+    def folds(v):
+        if int(v) < 2: raise argparse.ArgumentTypeError(f"{v}: at least 2 folds")
+        return int(v)
+    split = [("--n-folds", dict(type=folds, metavar="K", help="cross-validation folds of the training cohort (default: the profile's cohort.n_folds)")),
+             ("--test-size", dict(type=fraction, metavar="F", help="held-out test fraction (default: the profile's cohort.test_size)"))]
     predictor = dict(action="append", default=[], metavar="NAME",
                      help="a manifest column to use as a clinical predictor besides the documented ones (repeatable)")
     s = add("synth", help="write the synthetic multimodal SIJ MRI cohort (NIfTI + manifest.csv + oracle.csv)")
@@ -78,11 +109,14 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--n-patients", type=int, help="default: the profile's (485 for cpu/paper)")
     s.add_argument("--n-positive", type=int, help="default: the profile's (288 for cpu/paper)")
     s.add_argument("--force", action="store_true", help="overwrite an existing cohort folder")
+    s.add_argument("--acquisition", default="default", choices=("default", "clinical"),
+                   help="clinical: 0.55-0.65 mm pixels, 25 slices of 3.3 mm, stored LSP/LAS, int16 with a header slope")
     s.set_defaults(func=_cmd_synth)
     s = add("validate", help="check a cohort's manifest.csv and images for a run; list every problem")
     s.add_argument("manifest", help="path to manifest.csv (or the cohort folder)")
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="the run's profile (its split needs enough patients)")
     s.add_argument("--predictor", **predictor)
+    for flag, kw in split: s.add_argument(flag, **kw)
     s.set_defaults(func=_cmd_validate)
     s = add("run", help="run the pipeline (segmentation -> CNNs -> stacking -> combined -> reports)")
     s.add_argument("--cohort", required=True, help="cohort folder (holding manifest.csv) or the manifest itself")
@@ -90,6 +124,7 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--predictor", **predictor)
+    for flag, kw in split: s.add_argument(flag, **kw)
     s.add_argument("--stages", help="comma-separated subset of stages (default: all)")
     s.add_argument("--force", action="store_true",
                    help="rerun the stages of this run (same configuration); each stage's folder stays until its new one is complete")
@@ -105,6 +140,23 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--executor-config", metavar="FILE",
                    help="JSON or TOML file of cluster settings (partition, gpus_per_job, cpus_per_job, timeout_min, ...)")
     s.set_defaults(func=_cmd_run)
+    s = add("import-dicom", help="convert DICOM series to a de-identified NIfTI cohort (pseudonymous IDs, manifest.csv)")
+    s.add_argument("dicom_dir", help="folder of DICOM files (searched recursively)")
+    s.add_argument("--out", required=True, help="cohort folder to write")
+    s.add_argument("--id-map", required=True, metavar="FILE",
+                   help="CSV mapping DICOM PatientID to pseudonym, kept outside the cohort folder (extended if it exists)")
+    s.add_argument("--clinical", metavar="CSV", help="table keyed by patient_id (the DICOM PatientID): label, scanner, clinical columns")
+    s.add_argument("--rules", metavar="JSON", help="series-to-modality rules {modality: regex on SeriesDescription} (default: T1WI, FS-T2WI)")
+    s.add_argument("--force", action="store_true", help="replace an existing cohort folder")
+    s.set_defaults(func=_cmd_import_dicom)
+    s = add("predict", help="apply a finished run folder to one new patient's images and clinical values")
+    s.add_argument("run_dir", help="a finished run folder (the model bundle)")
+    s.add_argument("--image", action="append", default=[], metavar="MODALITY=FILE", help="a NIfTI image per modality of the run")
+    s.add_argument("--clinical", nargs="*", default=[], metavar="COLUMN=VALUE",
+                   help="clinical values, e.g. age=34 sex=M; columns left out are imputed as in training")
+    s.add_argument("--out", help="folder to write the mask (on the first image's grid), prediction.json and prediction.html")
+    s.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    s.set_defaults(func=_cmd_predict)
     s = add("report", help="re-execute the report notebooks of a run folder with papermill")
     s.add_argument("run_dir", help="run folder")
     s.set_defaults(func=_cmd_report)
@@ -116,7 +168,8 @@ def build_parser()->argparse.ArgumentParser:
 # %% ../nbs/40_cli.ipynb #906a2d41
 def _run_folder(args)->Path|None:
     "The package's run folder the command writes to, if any (for the traceback)."
-    d = getattr(args, "out", None) if args.command == "run" else getattr(args, "run_dir", None)
+    # `predict` only reads its run folder (a model bundle, perhaps read-only): its failures are not logged there
+    d = getattr(args, "out", None) if args.command == "run" else getattr(args, "run_dir", None) if args.command == "report" else None
     return Path(d) if d and (Path(d)/"config.json").is_file() else None
 
 def _cause(e:BaseException)->str:
