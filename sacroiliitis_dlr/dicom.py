@@ -103,7 +103,9 @@ def volume_to_dicom(volume:np.ndarray,  # (X, Y, Z) voxels of one series, whole 
                     description:str,    # SeriesDescription, e.g. "T1WI TSE cor"
                     patient:dict,       # DICOM patient/study attributes, e.g. PatientName, PatientID, AccessionNumber
                     series_number:int=1,
-                    study_uid:str=None  # share it between the series of one study
+                    study_uid:str=None, # share it between the series of one study
+                    slope:float=1.0,    # RescaleSlope: stored value x slope + intercept is the intensity
+                    intercept:float=0.0
                    )->list:
     "Write `volume` as an MR DICOM series (slice k = volume[:, :, k]); the files written."
     import pydicom
@@ -129,7 +131,7 @@ def volume_to_dicom(volume:np.ndarray,  # (X, Y, Z) voxels of one series, whole 
         ds.Rows, ds.Columns = volume.shape[1], volume.shape[0]
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleSlope, ds.RescaleIntercept = 1, 0
+        ds.RescaleSlope, ds.RescaleIntercept = f"{slope:.10g}", f"{intercept:.10g}"
         ds.PixelData = np.ascontiguousarray(volume[:, :, k].T.astype("<i2")).tobytes()  # rows run along Y, columns along X
         f = folder/f"{series_number:03d}_{k:04d}.dcm"
         pydicom.dcmwrite(f, ds, enforce_file_format=True); files.append(f)

@@ -15,6 +15,7 @@ from sacroiliitis_dlr.dicom import volume_to_dicom
 IDENT = dict(PatientName="Doe^Janet", PatientBirthDate="19790312", AccessionNumber="ACC7730021")
 CLINICAL = ["label", "age", "sex", "hla_b27", "crp", "esr", "symptom_duration", "ibp"]
 N = 4
+SLOPE = {"T1WI": 1.0, "FS-T2WI": 0.25}  # int16 with a header slope, as many scanners store it
 
 
 def mrn(i): return f"MRN90041{i}"
@@ -31,7 +32,7 @@ def dicom_site(cohort, tmp_path_factory):
         for n, (m, desc) in enumerate([("T1WI", "T1W_TSE_COR"), ("FS-T2WI", "t2_tirm_cor")]):
             img = nib.load(cohort/row[f"image_{m}"])
             vol = np.round(np.asarray(img.dataobj)*1000).astype(np.int16)
-            volume_to_dicom(vol, img.affine, root/"dicom"/f"{i}"/desc, desc, patient, n + 1, study)
+            volume_to_dicom(vol, img.affine, root/"dicom"/f"{i}"/desc, desc, patient, n + 1, study, slope=SLOPE[m])
         volume_to_dicom(vol[:, :, :1], img.affine, root/"dicom"/f"{i}"/"scout", "localizer", patient, 9, study)
     man.assign(patient_id=[mrn(i) for i in man.index])[["patient_id", *CLINICAL]].to_csv(root/"clinical.csv", index=False)
     return root, man
@@ -75,7 +76,8 @@ def test_volumes_affines_and_cohort(imported, cohort):
         for m in c.modalities:
             a = nib.as_closest_canonical(nib.load(cohort/row[f"image_{m}"]))
             b = nib.as_closest_canonical(nib.load(got.loc[pid, f"image_{m}"]))
-            np.testing.assert_array_equal(np.asanyarray(b.dataobj), np.round(np.asarray(a.dataobj)*1000))
+            np.testing.assert_array_equal(np.asanyarray(b.dataobj), np.round(np.asarray(a.dataobj)*1000)*SLOPE[m])
+            assert b.get_data_dtype() == np.int16
             np.testing.assert_allclose(b.affine, a.affine, atol=1e-4)
 
 
