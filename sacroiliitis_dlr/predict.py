@@ -46,12 +46,17 @@ def parse_pairs(items,     # strings NAME=VALUE (the CLI's --image and --clinica
     return out
 
 # %% ../nbs/35_predict.ipynb #543adb26
+_BUNDLE = ("config.json", "segmentation/profile.json", "combined/encoder.json", "combined/metrics.csv")  # what a run has when it can predict
+
 def check_inputs(run_dir,        # a finished run folder
                  images:dict,    # {modality: NIfTI path}
                  clinical:dict   # {clinical column: value}
                 )->tuple:
     "The images in the run's modality order and the clinical values; every mismatch with the run is listed."
     run_dir = Path(run_dir); probs = []
+    need = [f for f in _BUNDLE if not (run_dir/f).is_file()]
+    if need: raise PredictError([f"{run_dir} is not a finished run folder (no {', '.join(need)}): run the pipeline on a "
+                                 "cohort first; a run folder is the model bundle"])
     modalities = load_json(run_dir/"segmentation"/"profile.json")["modalities"]
     columns = load_json(run_dir/"combined"/"encoder.json")["columns"]
     probs += [f"--image {m}: no image given; the run's models need {modalities}" for m in modalities if m not in images]
