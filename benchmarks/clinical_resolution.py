@@ -12,7 +12,7 @@ polled every 0.5 s. Stage times come from the run's ledger (`pipeline.json`), th
 Goals (issue 16): under 30 minutes and 8 GiB for `run --profile cpu`, test Dice >= 0.90. Appends a section to
 benchmarks/RESULTS.md unless --no-record.
 """
-import argparse, json, os, platform, subprocess, sys, tempfile, time
+import argparse, json, os, platform, signal, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,12 +37,14 @@ def measured(cmd, timeout):
     "Run `cmd`; returns (exit code, wall seconds, peak tree RSS in bytes, mean and max 1-min load average, output)."
     t0, peak, loads = time.monotonic(), 0, []
     with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         ps = psutil.Process(proc.pid)
         while proc.poll() is None:
             peak = max(peak, tree_rss(ps)); loads.append(os.getloadavg()[0])
-            if time.monotonic() - t0 > timeout:
-                proc.kill(); proc.wait(); break
+            if time.monotonic() - t0 > timeout:  # the whole process group: fold-model workers and report kernels too
+                os.killpg(proc.pid, signal.SIGTERM); time.sleep(5)
+                if proc.poll() is None: os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(); break
             time.sleep(0.5)
         log.seek(0); text = log.read()
     loads = loads or [os.getloadavg()[0]]
@@ -73,22 +75,26 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-reports", action="store_true", help="skip the report notebooks (say so in the results)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed for the synthesis and for the run, each")
+    ap.add_argument("--until", help="UTC time HH:MM (today) by which everything stops; what was measured is recorded")
     ap.add_argument("--note", default="", help="what else ran on the machine, for the results")
     ap.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     a = ap.parse_args(argv)
     work = Path(a.work); cohort, run = work / "cohort", work / "run"
+    now = datetime.now(timezone.utc)
+    stop = now.replace(hour=int(a.until[:2]), minute=int(a.until[3:5]), second=0) if a.until else None
+    left = lambda: a.timeout if stop is None else min(a.timeout, (stop - datetime.now(timezone.utc)).total_seconds())
     size = ["--n-patients", str(a.n_patients)] if a.n_patients else []
     synth = None
     if not (cohort / "manifest.csv").exists():
         cmd = [CLI, "synth", "--out", str(cohort), "--acquisition", "clinical", "--profile", a.profile, "--seed", str(a.seed)] + size
-        rc, secs, peak, load, tail = measured(cmd, a.timeout)
+        rc, secs, peak, load, tail = measured(cmd, left())
         if rc: sys.exit(f"synth failed ({rc}):\n{tail[-3000:]}")
         synth = dict(wall_s=secs, peak=peak, load=load)
         print(f"== synth: {secs:.1f} s, peak {peak / 2**30:.2f} GiB, {du(cohort) / 2**30:.2f} GiB on disk", flush=True)
     cmd = [CLI, "run", "--cohort", str(cohort), "--out", str(run), "--profile", a.profile, "--seed", str(a.seed), "--quiet"]
     cmd += ["--no-reports"] if a.no_reports else []
-    rc, secs, peak, load, tail = measured(cmd, a.timeout)
+    rc, secs, peak, load, tail = measured(cmd, left())
     print("".join(l + "\n" for l in tail.splitlines() if l.startswith("[pipeline")), end="", flush=True)
     finished = rc == 0
     led = json.loads((run / "pipeline.json").read_text())["stages"] if (run / "pipeline.json").exists() else {}
@@ -107,11 +113,11 @@ def main(argv=None):
              f"- plan: target spacing {plan.get('target_spacing_mm')} mm ({plan.get('rule')}); harmonised shape median "
              f"{plan.get('median_shape_voxels')}; U-Net patch {plan.get('patch_size_voxels')} voxels = {plan.get('patch_mm')} mm; "
              f"image cache {du(run / 'cache') / 2**20:.0f} MiB",
-             f"- reports: {'not run (--no-reports)' if a.no_reports else 'run'}; the run {'finished' if finished else f'did NOT finish (exit {rc})'}",
+             f"- reports: {'not run (--no-reports)' if a.no_reports else 'run'}; the run {'finished' if finished else f'did NOT finish (exit {rc}' + (f', stopped at --until {a.until} UTC' if stop and datetime.now(timezone.utc) >= stop else '') + ')'}",
              "", "| step | wall | peak memory (process tree) |", "|---|---:|---:|"]
     if synth: lines.append(f"| synth --acquisition clinical | {synth['wall_s'] / 60:.1f} min | {synth['peak'] / 2**30:.2f} GiB |")
     lines.append(f"| **run --profile {a.profile}** | **{secs / 60:.1f} min** (goal < {GOAL_MIN}) | **{peak / 2**30:.2f} GiB** (goal < {GOAL_GIB}) |")
-    order = ["cohort", "segmentation", "roi", "classification", "stacking", "combined", "summary", "reports"]
+    order = ["cohort", "segmentation", "roi", "classification", "radiomics", "stacking", "combined", "summary", "reports"]
     lines += [f"| stage {s} | {led[s]['elapsed_s'] / 60:.1f} min | |" for s in sorted(led, key=lambda s: order.index(s) if s in order else 99)
               if led[s].get("elapsed_s") is not None]
     if dice is not None:
