@@ -12,10 +12,10 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['SegmentationError', 'build_unet', 'crop_patch', 'PatchDataset', 'validation_split', 'train_unet', 'segment_volume',
-           'postprocess_mask', 'predict_volume', 'voxel_spacing', 'save_mask', 'load_mask', 'dice_hd95',
-           'volume_agreement', 'agreement_table', 'plot_bland_altman', 'plot_overlay', 'save_unet', 'load_unet',
-           'roi_box', 'roi_crop', 'read_split', 'image_cache', 'plot_training', 'run_segmentation_stage',
-           'predict_mask', 'run_roi_stage']
+           'segment_probability', 'postprocess_mask', 'predict_volume', 'predict_on_grid', 'voxel_spacing', 'save_mask',
+           'load_mask', 'dice_hd95', 'volume_agreement', 'agreement_table', 'plot_bland_altman', 'plot_overlay',
+           'save_unet', 'load_unet', 'roi_box', 'roi_crop', 'read_split', 'image_cache', 'plot_training',
+           'run_segmentation_stage', 'predict_mask', 'run_roi_stage']
 
 # %% ../nbs/10_segmentation.ipynb #65a2e4b1
 import numpy as np
@@ -155,12 +155,19 @@ def segment_volume(net:torch.nn.Module, # a trained U-Net
                    device=None          # default: where the network is
                   )->np.ndarray:
     "The raw uint8 (X, Y, Z) label map of `image` by sliding-window inference."
+    return _logits(net, image, cfg, device).argmax(1)[0].cpu().numpy().astype(np.uint8)
+
+def _logits(net, image, cfg, device=None):
     device = device or next(net.parameters()).device
     net.eval()
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].to(device)
-    logits = sliding_window_inference(x, roi_size=tuple(cfg.patch_size), sw_batch_size=cfg.batch_size, predictor=net,
-                                      overlap=cfg.sw_overlap, mode="gaussian")
-    return logits.argmax(1)[0].cpu().numpy().astype(np.uint8)
+    return sliding_window_inference(x, roi_size=tuple(cfg.patch_size), sw_batch_size=cfg.batch_size, predictor=net,
+                                    overlap=cfg.sw_overlap, mode="gaussian")
+
+@torch.no_grad()
+def segment_probability(net:torch.nn.Module, image:np.ndarray, cfg:SegmentationConfig, device=None)->np.ndarray:
+    "The U-Net's float32 (X, Y, Z) SIJ probability (softmax) of `image` by sliding-window inference."
+    return torch.softmax(_logits(net, image, cfg, device), 1)[0, 1].cpu().numpy().astype(np.float32)
 
 # %% ../nbs/10_segmentation.ipynb #c940b1c9
 def postprocess_mask(mask:np.ndarray,     # (X, Y, Z) label map; > 0 is the SIJ
@@ -181,6 +188,19 @@ def postprocess_mask(mask:np.ndarray,     # (X, Y, Z) label map; > 0 is the SIJ
 def predict_volume(net:torch.nn.Module, image:np.ndarray, cfg:SegmentationConfig, device=None)->np.ndarray:
     "The post-processed uint8 SIJ mask of `image` (sliding-window inference + `postprocess_mask`)."
     return postprocess_mask(segment_volume(net, image, cfg, device))
+
+# %% ../nbs/10_segmentation.ipynb #b04fbe1f
+def predict_on_grid(net:torch.nn.Module,
+                    image:np.ndarray,   # float32 (C, X, Y, Z) on `affine`
+                    affine:np.ndarray,  # the grid the network sees
+                    grid:tuple,         # (shape, affine) of the grid the mask is wanted on
+                    cfg:SegmentationConfig, device=None)->np.ndarray:
+    "The post-processed uint8 SIJ mask of `image` on `grid`: the SIJ probability resampled there, > 0.5."
+    from sacroiliitis_dlr.data import resample_to
+    shape, ref = tuple(grid[0]), np.asarray(grid[1])
+    if shape == tuple(image.shape[1:]) and np.allclose(affine, ref, atol=1e-4): return predict_volume(net, image, cfg, device)
+    prob = resample_to(segment_probability(net, image, cfg, device), np.asarray(affine), shape, ref, order=1)
+    return postprocess_mask((prob > 0.5).astype(np.uint8))
 
 # %% ../nbs/10_segmentation.ipynb #ce857aa3
 def voxel_spacing(affine:np.ndarray)->tuple:
@@ -378,8 +398,15 @@ def image_cache(run_dir)->Path:
     return Path(run_dir) / "cache" / "images"
 
 def _load(cohort, pid, run_dir):
-    from sacroiliitis_dlr.data import load_patient
-    return load_patient(cohort, pid, cache_dir=image_cache(run_dir))
+    "The patient harmonised as the run's plan says (`data.run_spacing`: its target spacing, or native grids)."
+    from sacroiliitis_dlr.data import load_patient, run_spacing
+    return load_patient(cohort, pid, cache_dir=image_cache(run_dir), spacing=run_spacing(run_dir))
+
+def _auto_on_grid(masks, pid, p):
+    "The written (native-grid) automatic mask of patient `pid` on the grid of its harmonised images `p`."
+    from sacroiliitis_dlr.data import resample_mask
+    mask, aff = load_mask(path_inside(masks, f"{pid}.nii.gz"), ras=True)
+    return resample_mask(mask, aff, p.image.shape[1:], p.affine)
 
 def _volume_ml(mask, affine): return float((np.asarray(mask) > 0).sum() * np.prod(voxel_spacing(affine)) / 1000)
 
@@ -402,7 +429,8 @@ def _train_stage_unet(run_dir, cohort, split, profile, seed, quiet, out):
 
 # %% ../nbs/10_segmentation.ipynb #9e511c8f
 def _segment_cohort(run_dir, cohort, split, net, profile, roles, quiet, out)->pd.DataFrame:
-    "Segment every patient, write its mask, and measure agreement where a manual mask exists."
+    "Segment every patient, write its mask on its native grid, and measure agreement there where a manual mask exists."
+    from sacroiliitis_dlr.data import native_grid, native_mask
     (out / "masks").mkdir(parents=True, exist_ok=True)
     info = split.set_index("patient_id")
     man = cohort.manifest.set_index("patient_id")
@@ -412,17 +440,19 @@ def _segment_cohort(run_dir, cohort, split, net, profile, roles, quiet, out)->pd
     ids = list(cohort.manifest.patient_id)
     for pid in (ids if quiet else progress_bar(ids)):
         p = _load(cohort, pid, run_dir)
+        shape, affine = native_grid(cohort, pid)  # written, and compared with the manual mask, where the scan is
         t0 = time.perf_counter()
-        auto = predict_volume(net, p.image, profile.segmentation)
+        auto = predict_on_grid(net, p.image, p.affine, (shape, affine), profile.segmentation)
         seconds = time.perf_counter() - t0
-        save_mask(path_inside(out / "masks", f"{pid}.nii.gz"), auto, p.affine, source=sources.get(pid))
+        save_mask(path_inside(out / "masks", f"{pid}.nii.gz"), auto, affine, source=sources.get(pid))
         row = dict(patient_id=pid, split=info.split.get(pid, "unused"), role=roles.get(pid, info.split.get(pid, "unused")),
                    scanner=scanners.get(pid, "all"),
-                   dice=np.nan, hd95_mm=np.nan, volume_auto_ml=_volume_ml(auto, p.affine), volume_manual_ml=np.nan, infer_s=seconds,
-                   slice_mm=max(voxel_spacing(p.affine)))
-        if p.mask is not None:
-            d, h = dice_hd95(auto, p.mask, voxel_spacing(p.affine))
-            row.update(dice=d, hd95_mm=h, volume_manual_ml=_volume_ml(p.mask, p.affine))
+                   dice=np.nan, hd95_mm=np.nan, volume_auto_ml=_volume_ml(auto, affine), volume_manual_ml=np.nan, infer_s=seconds,
+                   slice_mm=max(voxel_spacing(affine)))
+        manual = native_mask(cohort, pid) if p.mask is not None else None
+        if manual is not None:
+            d, h = dice_hd95(auto, manual, voxel_spacing(affine))
+            row.update(dice=d, hd95_mm=h, volume_manual_ml=_volume_ml(manual, affine))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -451,7 +481,7 @@ def _stage_figures(run_dir, cohort, pp, out):
         fig, axs = plt.subplots(1, 2, figsize=(10, 4))
         for ax, (what, r) in zip(axs, cases):
             p = _load(cohort, r.patient_id, run_dir)
-            auto, _ = load_mask(out / "masks" / f"{r.patient_id}.nii.gz", ras=True)
+            auto = _auto_on_grid(out / "masks", r.patient_id, p)
             plot_overlay(p.image, auto, p.mask, voxel_spacing(p.affine), ax=ax, channel_name=cohort.modalities[0],
                          title=f"{what}: {r.patient_id} Dice {r.dice:.3f}")
         fig.tight_layout(); fig.savefig(figs / "overlays.png", dpi=120); plt.close(fig)
@@ -494,8 +524,9 @@ def run_segmentation_stage(run_dir,           # the run folder (made by `core.in
     return out
 
 # %% ../nbs/10_segmentation.ipynb #00a06cca
-def predict_mask(run_dir,  # a run folder with a finished segmentation stage
-                 images    # a `data.PatientImages`
+def predict_mask(run_dir,   # a run folder with a finished segmentation stage
+                 images,    # a `data.PatientImages` (harmonised as the run's: `data.load_patient(..., spacing=data.run_spacing(run_dir))`)
+                 grid=None  # (shape, affine) to return the mask on, e.g. `data.native_grid`; None: the grid of `images`
                 )->np.ndarray:
     "The post-processed uint8 (X, Y, Z) SIJ mask of one patient, from the run's U-Net."
     profile = read_run_profile(run_dir) if (Path(run_dir) / "config.json").exists() else None
@@ -503,7 +534,8 @@ def predict_mask(run_dir,  # a run folder with a finished segmentation stage
     if images.image.shape[0] != len(modalities):
         raise SegmentationError(f"patient {images.patient_id}: {images.image.shape[0]} image channels, but the U-Net "
                                 f"was trained on {len(modalities)} modalities {modalities}; supply them in that order")
-    return predict_volume(net, images.image, seg_profile.segmentation)
+    if grid is None: return predict_volume(net, images.image, seg_profile.segmentation)
+    return predict_on_grid(net, images.image, images.affine, grid, seg_profile.segmentation)
 
 # %% ../nbs/10_segmentation.ipynb #a82721fa
 def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks` when the ROI mask source is "auto"
@@ -526,7 +558,7 @@ def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks
         ids = list(cohort.manifest.patient_id)
         for pid in (ids if quiet else progress_bar(ids)):
             p = _load(cohort, pid, run_dir)
-            mask = load_mask(path_inside(masks, f"{pid}.nii.gz"), ras=True)[0] if source == "auto" else p.mask
+            mask = _auto_on_grid(masks, pid, p) if source == "auto" else p.mask
             if mask is None: raise SegmentationError(f"patient {pid} has no manual mask but roi.mask_source is 'manual'")
             fallback = not mask.any()
             if fallback: mask = np.ones_like(mask)
