@@ -17,7 +17,7 @@ def figures(page: str) -> int: return len(re.findall(r'<img[^>]+src="data:image/
 def template_code_lines():
     "Every line of code of the report templates long enough to be recognised in a page."
     lines = set()
-    for f in (ROOT / "nbs" / "reports").glob("*.ipynb"):
+    for f in (ROOT / "sacroiliitis_dlr" / "templates").glob("*.ipynb"):  # shipped in the package
         for c in json.loads(f.read_text())["cells"]:
             if c["cell_type"] == "code":
                 lines |= {l.strip() for l in "".join(c["source"]).splitlines() if len(l.strip()) > 30}
