@@ -21,7 +21,7 @@ import nibabel as nib
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from .core import atomic_dir, atomic_write, load_json, save_json
-from .data import CLINICAL_RANGES, resample_mask
+from .data import CLINICAL_RANGES, ras_grid, resample_mask
 from .combined import load_patient_files, predict_patient
 
 # %% ../nbs/35_predict.ipynb #8d72dfe6
@@ -168,9 +168,14 @@ def predict_new_patient(run_dir,          # a finished run folder (the model bun
     paths, clin = check_inputs(run_dir, images, clinical)
     from sacroiliitis_dlr import segmentation
     imgs = load_patient_files(run_dir, paths)
-    mask = segmentation.predict_mask(run_dir, imgs)
+    first = next(iter(paths.values()))
+    # as the pipeline does: the mask is made on the native (RAS) grid, and the ROI and radiomics stages read it back
+    # onto the harmonised grid; the same two steps here give the run's own numbers
+    shape, affine = ras_grid(first)
+    native = segmentation.predict_mask(run_dir, imgs, grid=(shape, affine))
+    mask = resample_mask(native, affine, imgs.image.shape[1:], imgs.affine)
     res = predict_patient(run_dir, imgs, clin, mask=mask)
-    res.update(cutoff=run_cutoff(run_dir), mask=mask_to_native(mask, imgs.affine, next(iter(paths.values()))))
+    res.update(cutoff=run_cutoff(run_dir), mask=mask_to_native(native, affine, first))
     if out is not None:
         fig = plot_prediction_overlay(imgs, mask, list(paths))
         with atomic_dir(out, force) as tmp:
