@@ -61,7 +61,7 @@ def test_committed_tree_is_clean_and_exported(tmp_path):
 def test_cli_help_lists_subcommands():
     res = subprocess.run([str(BIN / "sacroiliitis-dlr"), "--help"], capture_output=True, text=True)
     assert res.returncode == 0
-    for cmd in ("synth", "validate", "run", "report", "profile"): assert cmd in res.stdout
+    for cmd in ("synth", "validate", "run", "report", "profile", "import-dicom", "predict"): assert cmd in res.stdout
 
 
 def test_readme_is_generated_from_index():
