@@ -337,8 +337,8 @@ def _model_selection(run):
 
 @fact("stacking/meta_learners.csv")
 def _ensembling(run):
-    return ("run", "Test probabilities of a CNN are the mean of its fold models; the DLR signature stacks the CNNs' "
-            "probabilities with the selected meta-learner (stacking/meta_learners.csv).", [])
+    return ("run", "Test probabilities of a CNN are the mean of its fold models; the DLR signature stacks the base "
+            "models' probabilities (the CNNs and the radiomics models) with the selected meta-learner (stacking/meta_learners.csv).", [])
 
 @fact("cohort/split.csv", "config.json")
 def _class_imbalance(run):
