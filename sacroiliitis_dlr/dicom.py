@@ -21,15 +21,11 @@ import numpy as np
 import pandas as pd
 import nibabel as nib
 from .core import atomic_dir, atomic_write, load_json, path_inside, RunFolderError
-from .data import CLINICAL_RANGES, identifier_reason
+from .data import CLINICAL_RANGES, CohortError, identifier_reason
 
 # %% ../nbs/04_dicom.ipynb #32ed12c6
-class DicomImportError(ValueError):
-    "A DICOM folder cannot be imported as asked; the message lists every problem (patient, series, cause)."
-    def __init__(self, problems:list, source=""):
-        self.problems = list(problems)
-        head = f"{source}: " if source else ""
-        super().__init__(f"{head}{len(self.problems)} problem(s) found:\n" + "\n".join(f"  - {p}" for p in self.problems))
+class DicomImportError(CohortError):
+    "A DICOM folder cannot be imported as asked; the message lists every problem (patient, series, cause), as `data.CohortError` does."
 
 # %% ../nbs/04_dicom.ipynb #0d3dde78
 _FS = r"(fs|fat.?sat|spair|spir|stir|tirm)"
