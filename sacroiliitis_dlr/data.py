@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CLINICAL_RANGES', 'ID_RULE', 'SPLIT_CHOICES', 'NORMALISATION', 'FINGERPRINT_PERCENTILES', 'CohortError', 'Cohort',
-           'unsafe_id', 'identifier_reason', 'min_per_class', 'split_advice', 'grid_mismatch_mm', 'load_cohort',
-           'PatientImages', 'to_ras', 'resample_to', 'normalise_intensity', 'ras_grid', 'target_grid', 'resample_mask',
-           'load_patient', 'native_grid', 'native_mask', 'image_fingerprint', 'dataset_fingerprint', 'make_plan',
-           'run_spacing', 'split_cohort', 'PatientDataset', 'cache_cohort', 'validation_summary', 'read_split']
+__all__ = ['CLINICAL_RANGES', 'CLINICAL_LABELS', 'ID_RULE', 'SPLIT_CHOICES', 'NORMALISATION', 'FINGERPRINT_PERCENTILES',
+           'CohortError', 'Cohort', 'unsafe_id', 'identifier_reason', 'min_per_class', 'split_advice',
+           'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras', 'resample_to', 'normalise_intensity',
+           'ras_grid', 'target_grid', 'resample_mask', 'load_patient', 'native_grid', 'native_mask',
+           'image_fingerprint', 'dataset_fingerprint', 'make_plan', 'run_spacing', 'split_cohort', 'PatientDataset',
+           'cache_cohort', 'validation_summary', 'read_split']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
@@ -37,6 +38,8 @@ CLINICAL_RANGES = {  # column: (kind, allowed, may be missing)
     "age": ("number", (0, 120), False), "sex": ("category", ("F", "M"), False), "hla_b27": ("category", (0, 1), False),
     "crp": ("number", (0, 500), True), "esr": ("number", (0, 200), True),
     "symptom_duration": ("number", (0, 1200), False), "ibp": ("category", (0, 1), False)}
+CLINICAL_LABELS = {"age": "Age (years)", "sex": "Sex", "hla_b27": "HLA-B27", "crp": "CRP (mg/L)", "esr": "ESR (mm/h)",
+                   "symptom_duration": "Symptom duration (months)", "ibp": "Inflammatory back pain"}  # for tables and figures
 _STRUCTURAL = ("patient_id", "label", "scanner", "mask")
 
 @dataclass

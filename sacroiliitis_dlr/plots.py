@@ -12,8 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 # %% auto #0
-__all__ = ['OKABE_ITO', 'PRINT_STYLE', 'save_figure', 'plot_roc', 'plot_calibration', 'plot_decision_curve',
-           'plot_delong_heatmap', 'plot_forest']
+__all__ = ['OKABE_ITO', 'PRINT_STYLE', 'save_figure', 'save_report_figure', 'format_ci', 'plot_roc', 'plot_calibration',
+           'plot_decision_curve', 'plot_delong_heatmap', 'plot_forest']
 
 # %% ../nbs/21_plots.ipynb #b8d725d0
 import numpy as np
@@ -64,6 +64,23 @@ def save_figure(fig,                      # a matplotlib Figure (or an Axes of o
             fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta)
         out.append(path)
     return out
+
+# %% ../nbs/21_plots.ipynb #a1c0f002
+def save_report_figure(fig,          # a matplotlib Figure (or an Axes of one)
+                       fig_dir,      # the report's figure folder; falsy: save nothing
+                       name:str,     # the file stem inside `fig_dir`
+                       dpi:int=300   # resolution of the PNG
+                      )->list:
+    "`save_figure(fig, fig_dir/name, dpi=dpi)` after making `fig_dir`; nothing (an empty list) without a folder."
+    if not fig_dir: return []
+    Path(fig_dir).mkdir(parents=True, exist_ok=True)
+    return save_figure(fig, Path(fig_dir)/name, dpi=dpi)
+
+def format_ci(estimate, lo, hi,  # an estimate and its confidence limits
+              digits:int=3)->str:
+    "`'0.912 (0.871-0.953)'`; `'-'` when the estimate is missing."
+    if estimate is None or pd.isna(estimate): return "-"
+    return f"{estimate:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
 
 # %% ../nbs/21_plots.ipynb #0ebb0bd6
 def plot_roc(y,                   # 0/1 outcome per patient
