@@ -346,7 +346,7 @@ def run_combined_stage(run_dir,          # the run folder
     "Clinical selection, clinical and combined models, nomogram and test-cohort comparisons; writes `run_dir/combined`."
     run_dir = Path(run_dir); out = run_dir/"combined"
     if out.exists() and not force: return out
-    cfg = (get_profile(profile) if profile is not None else read_run_profile(run_dir)).stacking
+    cfg = (get_profile(profile) if profile is not None else read_run_profile(run_dir)).combined
     with threadpool_limits(1):  # small matrices: extra BLAS threads only spin on a shared machine
         fit = fit_combined(run_dir, cohort, cfg.clinical_p)
         cmp = compare_models(fit.y["train"], fit.y["test"], fit.scores["train"], fit.scores["test"])

@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #f96b0b21
 from __future__ import annotations
-import dataclasses, hashlib, json, os, platform, random, shutil, subprocess, tempfile
+import copy, dataclasses, hashlib, json, os, platform, random, shutil, subprocess, tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, timezone
@@ -16,11 +16,13 @@ from types import MappingProxyType
 from typing import get_type_hints
 
 # %% auto #0
-__all__ = ['CPU_SPACING_MM', 'PROFILES', 'LOCK_FILE', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig',
-           'StackingConfig', 'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json',
-           'profile_from_json', 'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write',
-           'save_json', 'load_json', 'RunFolderError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside',
-           'package_versions', 'git_commit', 'init_run', 'read_run_profile', 'check_run_folder', 'run_lock']
+__all__ = ['CPU_SPACING_MM', 'PROFILES', 'LOCK_FILE', 'MODEL_KINDS', 'FINAL_MODELS', 'CohortConfig', 'SegmentationConfig',
+           'ROIConfig', 'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'Profile', 'get_profile',
+           'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash', 'seed_everything',
+           'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json', 'RunFolderError', 'recover_dir',
+           'folder_files', 'atomic_dir', 'path_inside', 'package_versions', 'git_commit', 'init_run',
+           'read_run_profile', 'check_run_folder', 'run_lock', 'ModelSpec', 'model_specs', 'run_modalities',
+           'model_registry', 'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -85,6 +87,10 @@ class StackingConfig:
                        "knn", "naive_bayes", "mlp", "average")
     cv_folds: int = 5  # inner cross-validation for tuning and selection
     n_trees: int = 200  # trees of the random-forest meta-learner
+
+@dataclass(frozen=True)
+class CombinedConfig:
+    "Clinical factor selection of the combined (DLR signature + clinical) model."
     clinical_p: float = 0.05  # univariable p-value for a clinical factor to enter the multivariable selection
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class Profile:
     roi: ROIConfig = ROIConfig()
     classification: ClassificationConfig = ClassificationConfig()
     stacking: StackingConfig = StackingConfig()
+    combined: CombinedConfig = CombinedConfig()
     device: str = "auto"  # "auto", "cpu" or "cuda"
 
 # %% ../nbs/00_core.ipynb #272627cb
@@ -163,13 +170,19 @@ def from_dict(cls, # the dataclass to build
     return cls(**{k: _from_value(hints[k], v) for k, v in d.items()})
 
 # %% ../nbs/00_core.ipynb #53c09118
+def _upgrade_profile(d:dict)->dict:
+    "A profile dict of an older run in today's sections: `clinical_p` moved from `stacking` to `combined` (issue 17)."
+    d = copy.deepcopy(d)
+    if "clinical_p" in d.get("stacking", {}): d.setdefault("combined", {})["clinical_p"] = d["stacking"].pop("clinical_p")
+    return d
+
 def profile_to_json(profile:Profile)->str:
     "The profile as an indented JSON string."
     return json.dumps(to_dict(profile), indent=2, sort_keys=True)
 
 def profile_from_json(text:str)->Profile:
-    "The profile written by `profile_to_json`."
-    return from_dict(Profile, json.loads(text))
+    "The profile written by `profile_to_json` (also by an older version of the package)."
+    return from_dict(Profile, _upgrade_profile(json.loads(text)))
 
 # %% ../nbs/00_core.ipynb #295a2e9c
 def config_hash(*objs)->str:
@@ -345,7 +358,7 @@ def init_run(out,                   # the run folder
 
 def read_run_profile(run_dir)->Profile:
     "The `Profile` a run folder was made with."
-    return from_dict(Profile, load_json(Path(run_dir)/"config.json")["profile"])
+    return from_dict(Profile, _upgrade_profile(load_json(Path(run_dir)/"config.json")["profile"]))
 
 # %% ../nbs/00_core.ipynb #f23059da
 LOCK_FILE = ".lock"  # in the run folder; `run_lock` holds it with fcntl while a run writes there
@@ -386,3 +399,57 @@ def run_lock(run_dir # the run folder (created if absent)
                                  f"or give another --out") from None
         f.seek(0); f.truncate(); f.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ}\n"); f.flush()
         yield run_dir
+
+# %% ../nbs/00_core.ipynb #e8b448a9
+MODEL_KINDS = ("cnn", "radiomics", "stack", "signature", "clinical", "combined")  # in the order the stages make them
+FINAL_MODELS = ("dlr_signature", "clinical", "combined")  # the paper's final models, in its order
+
+@dataclass(frozen=True)
+class ModelSpec:
+    "One model of a run: what its name in the prediction tables stands for."
+    name: str                       # as in the prediction tables, e.g. "resnet50_T1WI"
+    kind: str                       # one of `MODEL_KINDS`
+    modality: str|None = None       # the MRI modality a base model sees (None: every modality, or none)
+    architecture: str|None = None   # CNN architecture, meta-learner, "radiomics", or None
+    stage: str = ""                 # the stage whose predictions.csv holds it
+
+# %% ../nbs/00_core.ipynb #661df514
+def model_specs(profile,       # a `Profile` or a built-in profile's name
+                modalities     # the cohort's MRI modalities, in channel order
+               )->tuple:
+    "The `ModelSpec` of every model a run of `profile` on `modalities` makes, in stage order."
+    profile, mods = get_profile(profile), tuple(modalities)
+    return (tuple(ModelSpec(f"{a}_{m}", "cnn", m, a, "classification") for a in profile.classification.archs for m in mods)
+            + tuple(ModelSpec(f"radiomics_{m}", "radiomics", m, "radiomics", "radiomics") for m in mods)
+            + tuple(ModelSpec(f"stack_{l}", "stack", None, l, "stacking") for l in profile.stacking.learners)
+            + (ModelSpec("dlr_signature", "signature", None, None, "stacking"),
+               ModelSpec("clinical", "clinical", None, None, "combined"),
+               ModelSpec("combined", "combined", None, None, "combined")))
+
+# %% ../nbs/00_core.ipynb #cdc89083
+def run_modalities(run_dir # a run folder whose cohort stage has run
+                  )->tuple:
+    "The cohort's MRI modalities, in channel order, as the cohort stage recorded them."
+    f = Path(run_dir)/"cohort"/"validation.json"
+    if not f.exists(): raise RunFolderError(f"{f} is missing: run the cohort stage first")
+    return tuple(load_json(f)["modalities"])
+
+def model_registry(run_dir=None,    # a run folder (its config.json and cohort/validation.json)
+                   profile=None,    # instead of the run's: a `Profile` or its name
+                   modalities=None  # instead of the run's: the cohort's modalities
+                  )->"pd.DataFrame":
+    "The run's models as a table: name, kind, modality, architecture, stage (one row per `ModelSpec`, stage order)."
+    import pandas as pd
+    profile = profile if profile is not None else read_run_profile(run_dir)
+    modalities = modalities if modalities is not None else run_modalities(run_dir)
+    cols = [f.name for f in fields(ModelSpec)]
+    return pd.DataFrame([dataclasses.astuple(s) for s in model_specs(profile, modalities)], columns=cols)
+
+def model_spec(registry,  # a `model_registry` table (or a sequence of `ModelSpec`s)
+               name:str   # a model's name in the prediction tables
+              )->ModelSpec:
+    "The `ModelSpec` of `name`; a `KeyError` naming the known models when the run has no such model."
+    specs = registry if not hasattr(registry, "itertuples") else [ModelSpec(*r) for r in registry.itertuples(index=False)]
+    found = [s for s in specs if s.name == name]
+    if not found: raise KeyError(f"model {name!r} is not in the run's registry ({[s.name for s in specs]})")
+    return found[0]
