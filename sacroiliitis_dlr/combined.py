@@ -9,13 +9,13 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/combined.html.md"""
 from __future__ import annotations
 import json, math, warnings
 from pathlib import Path
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 # %% auto #0
 __all__ = ['ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical', 'fit_logit', 'odds_ratio_table',
-           'univariable_table', 'backward_aic', 'select_clinical_factors', 'predict_logit', 'nomogram_scales',
-           'nomogram_points', 'points_to_prob', 'plot_nomogram', 'compare_models', 'fit_combined', 'run_combined_stage',
-           'predict_from_base_probs', 'load_patient_files', 'predict_patient']
+           'univariable_table', 'backward_aic', 'ClinicalSelection', 'select_clinical_factors', 'predict_logit',
+           'NomogramScales', 'nomogram_scales', 'nomogram_points', 'points_to_prob', 'plot_nomogram', 'CombinedFit',
+           'fit_combined', 'run_combined_stage', 'predict_from_base_probs', 'load_patient_files', 'predict_patient']
 
 # %% ../nbs/13_combined.ipynb #bc0962c0
 import numpy as np
@@ -28,8 +28,9 @@ from matplotlib.ticker import MaxNLocator
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 from threadpoolctl import threadpool_limits
 from .core import atomic_dir, get_profile, load_json, read_run_profile, save_json
-from .metrics import (MetricsError, auc_ci, binary_metrics, calibration_summary, delong_matrix,
-                                      hosmer_lemeshow, net_benefit, nri_idi, youden_cutoff)
+from .data import CLINICAL_LABELS
+from .evaluation import ModelComparison, compare_models  # the comparison's statistics have one home
+from .metrics import MetricsError, auc_ci
 from .plots import plot_calibration, plot_decision_curve, plot_forest, plot_roc, save_figure
 from .stacking import (CLINICAL_COLUMNS, StackingError, apply_dlr_signature, meta_features, prob_logit,
                                        read_base_predictions, read_split)
@@ -146,10 +147,20 @@ def backward_aic(X:pd.DataFrame, # encoded factors
         steps.append(dict(step=len(steps), removed=drop, aic=aic, terms=", ".join(current)))
     return current, pd.DataFrame(steps)
 
+@dataclass(frozen=True)
+class ClinicalSelection:
+    "The clinical factors chosen for the clinical and combined models, with every table of how."
+    univariable: pd.DataFrame    # one logistic regression per factor (`univariable_table`)
+    candidates: list             # factors whose univariable p is below the entry threshold
+    multivariable: pd.DataFrame  # the candidates together, with `selected`
+    steps: pd.DataFrame          # the backward-AIC elimination, one row per step
+    selected: list               # the factors kept
+    rule: str                    # the rule, in words (for selection.json and the reports)
+
 def select_clinical_factors(X:pd.DataFrame, # encoded clinical factors of the training cohort
                             y,               # training labels
                             p_enter=0.05     # univariable p-value to enter
-                           )->SimpleNamespace:
+                           )->ClinicalSelection:
     "Univariable screen then backward AIC elimination; returns the tables and the selected factors."
     uni = univariable_table(X, y)
     best = uni.factor[uni.p.idxmin()]  # idxmin skips NaN (constant factors)
@@ -160,7 +171,7 @@ def select_clinical_factors(X:pd.DataFrame, # encoded clinical factors of the tr
     multi["selected"] = multi.term.isin(selected)
     rule = (f"univariable Wald p < {p_enter}, then backward elimination by AIC; if none is left, the factor with the "
             f"smallest univariable p")
-    return SimpleNamespace(univariable=uni, candidates=candidates, multivariable=multi, steps=steps, selected=selected, rule=rule)
+    return ClinicalSelection(univariable=uni, candidates=candidates, multivariable=multi, steps=steps, selected=selected, rule=rule)
 
 # %% ../nbs/13_combined.ipynb #957bc9e8
 def predict_logit(coefs:pd.DataFrame, # an `odds_ratio_table` (term, coef; `const` the intercept)
@@ -172,17 +183,28 @@ def predict_logit(coefs:pd.DataFrame, # an `odds_ratio_table` (term, coef; `cons
     return expit(b.get("const", 0.0) + X[terms].astype(float).values @ b[terms].values)
 
 # %% ../nbs/13_combined.ipynb #ea33a175
+@dataclass(frozen=True)
+class NomogramScales:
+    "The linear maps of a nomogram: predictor value -> points, total points -> linear predictor."
+    terms: list         # the predictors, one axis each
+    coef: pd.Series     # term -> coefficient
+    ranges: dict        # term -> (low, high) of its axis
+    lo: dict            # term -> the smaller end of coef x range (0 points)
+    unit: float         # linear-predictor units per point (the widest axis spans 100 points)
+    intercept: float    # the linear predictor at 0 total points
+    max_total: float    # the total points of the highest-risk patient
+
 def nomogram_scales(coefs:pd.DataFrame, # model coefficient table
                     ranges:dict         # term -> (low, high) of the axis (training range)
-                   )->SimpleNamespace:
+                   )->NomogramScales:
     "The linear map from predictor values to points, and from total points to the linear predictor."
     b = coefs.set_index("term").coef
     terms = [t for t in b.index if t != "const"]
     lo = {t: min(b[t]*ranges[t][0], b[t]*ranges[t][1]) for t in terms}
     span = {t: abs(b[t])*(ranges[t][1] - ranges[t][0]) for t in terms}
     unit = max(span.values())/100  # linear-predictor units per point
-    return SimpleNamespace(terms=terms, coef=b, ranges=ranges, lo=lo, unit=unit, intercept=b.get("const", 0.0) + sum(lo.values()),
-                           max_total=sum(span.values())/unit)
+    return NomogramScales(terms=terms, coef=b, ranges=ranges, lo=lo, unit=unit, intercept=float(b.get("const", 0.0) + sum(lo.values())),
+                           max_total=float(sum(span.values())/unit))
 
 def nomogram_points(scales, # from `nomogram_scales`
                     values:dict # term -> value for one patient
@@ -233,42 +255,9 @@ def plot_nomogram(scales,             # from `nomogram_scales`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/13_combined.ipynb #c17dbac0
-def _calibration(y, s, what):
-    "Hosmer-Lemeshow and calibration summary; NaN (with a warning) where they cannot be computed (tiny cohorts)."
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # probabilities of exactly 0/1 are left out of the fits, by design
-            return hosmer_lemeshow(y, s), calibration_summary(y, s)
-    except MetricsError as e:
-        warnings.warn(f"calibration of {what} not computed: {e}")
-        return dict(statistic=np.nan, p_value=np.nan), dict(citl=np.nan, slope=np.nan, brier=float(np.mean((np.asarray(s) - y)**2)))
-
-def compare_models(y_train, y_test,     # labels of the two cohorts
-                   train_scores:dict,   # model -> probabilities on the training cohort (cut-offs are chosen here)
-                   test_scores:dict,    # model -> probabilities on the test cohort
-                   reference="dlr_signature", new="combined", # the NRI/IDI pair
-                   thresholds=np.round(np.arange(0.01, 1.0, 0.01), 2)
-                  )->SimpleNamespace:
-    "Per-model metrics on both cohorts, DeLong tests, NRI/IDI and decision curves on the test cohort."
-    rows = []
-    for m in test_scores:
-        cut = youden_cutoff(y_train, train_scores[m])
-        for cohort_name, y, s in (("train", y_train, train_scores[m]), ("test", y_test, test_scores[m])):
-            auc, lo, hi = auc_ci(y, s)
-            bm = binary_metrics(y, s, cut)
-            hl, cal = _calibration(y, s, f"{m} ({cohort_name})")
-            rows.append(dict(model=m, cohort=cohort_name, n=len(y), auc=auc, auc_lo=lo, auc_hi=hi, cutoff=cut,
-                             **{k: bm[k] for k in ("accuracy", "sensitivity", "specificity", "ppv", "npv")},
-                             hl_statistic=hl["statistic"], hl_p=hl["p_value"], citl=cal["citl"], slope=cal["slope"],
-                             brier=cal["brier"]))
-    delong = delong_matrix(y_test, {m: np.asarray(s) for m, s in test_scores.items()})
-    ri = nri_idi(y_test, test_scores[reference], test_scores[new])
-    dca = pd.concat([pd.DataFrame(net_benefit(y_test, s, thresholds)).assign(model=m) for m, s in test_scores.items()])
-    return SimpleNamespace(metrics=pd.DataFrame(rows), delong=delong, nri_idi=dict(model_new=new, model_reference=reference, **ri), decision=dca)
-
 # %% ../nbs/13_combined.ipynb #4eb1b9a6
-def _best_cnn(run_dir, split, y_train):
+def _best_base_model(run_dir, split, y_train):
+    "The base model with the highest out-of-fold training AUC, its scores on both cohorts, and every AUC."
     X_train, X_test = meta_features(read_base_predictions(run_dir), split)
     aucs = {m: auc_ci(y_train, X_train[m])[0] for m in X_train.columns}
     best = max(aucs, key=aucs.get)
@@ -279,14 +268,27 @@ def _read_signature(run_dir):
     if not path.exists(): raise StackingError(f"{path} is missing: run the stacking stage first")
     return pd.read_csv(path, dtype={"patient_id": str}).set_index("patient_id")
 
-_LABELS = dict(dlr_signature="DLR signature (logit)", age="Age (years)", sex_M="Sex", hla_b27="HLA-B27", crp="CRP (mg/L)",
-               esr="ESR (mm/h)", symptom_duration="Symptom duration (months)", ibp="Inflammatory back pain")
+_LABELS = {"dlr_signature": "DLR signature (logit)", **CLINICAL_LABELS, "sex_M": CLINICAL_LABELS["sex"]}  # terms -> axis names
 
 # %% ../nbs/13_combined.ipynb #c24708db
+@dataclass(frozen=True)
+class CombinedFit:
+    "Everything the combined stage fits on the training cohort, and its models' scores on both cohorts."
+    ids: dict                # cohort -> patient IDs, in split order
+    y: dict                  # cohort -> labels
+    X: dict                  # cohort -> design matrix (DLR signature logit and encoded clinical factors)
+    encoder: dict            # the clinical encoder (`fit_clinical_encoder`)
+    selection: ClinicalSelection
+    clinical: pd.DataFrame   # the clinical model's coefficients (`odds_ratio_table`)
+    combined: pd.DataFrame   # the combined model's coefficients
+    best_base_model: str     # the base model (CNN or radiomics) with the highest out-of-fold training AUC
+    base_train_aucs: dict    # base model -> its out-of-fold training AUC
+    scores: dict             # cohort -> {model: probabilities} for combined, dlr_signature, the best base model, clinical
+
 def fit_combined(run_dir,           # run folder with cohort/split.csv and stacking/dlr_signature.csv
                  cohort,            # the cohort (clinical columns)
                  p_enter=0.05       # univariable p-value to enter selection
-                ):
+                )->CombinedFit:
     "Fit everything of the combined stage on the training cohort and predict both cohorts."
     split = read_split(run_dir); labels = split.set_index("patient_id").label
     ids = {s: split.patient_id[split.split == s].tolist() for s in ("train", "test")}
@@ -301,12 +303,12 @@ def fit_combined(run_dir,           # run folder with cohort/split.csv and stack
     sel = select_clinical_factors(X["train"].drop(columns="dlr_signature"), y["train"], p_enter)
     clin = odds_ratio_table(fit_logit(X["train"][sel.selected], y["train"], "clinical model"))
     comb = odds_ratio_table(fit_logit(X["train"][["dlr_signature"] + sel.selected], y["train"], "combined model"))
-    best, cnn_tr, cnn_te, base_aucs = _best_cnn(run_dir, split, y["train"])
+    best, base_tr, base_te, base_aucs = _best_base_model(run_dir, split, y["train"])
     scores = {s: {"combined": predict_logit(comb, X[s]), "dlr_signature": sig.prob.loc[ids[s]].values,
-                  best: (cnn_tr if s == "train" else cnn_te).loc[ids[s]].values, "clinical": predict_logit(clin, X[s])}
+                  best: (base_tr if s == "train" else base_te).loc[ids[s]].values, "clinical": predict_logit(clin, X[s])}
               for s in ids}
-    return SimpleNamespace(ids=ids, y=y, X=X, encoder=enc, selection=sel, clinical=clin, combined=comb, best_cnn=best,
-                           base_train_aucs=base_aucs, scores=scores)
+    return CombinedFit(ids=ids, y=y, X=X, encoder=enc, selection=sel, clinical=clin, combined=comb, best_base_model=best,
+                       base_train_aucs=base_aucs, scores=scores)
 
 # %% ../nbs/13_combined.ipynb #c2286e5d
 def _nomogram(fit):
@@ -336,6 +338,32 @@ def _safe_figures(fit, folder):
     except (MetricsError, ValueError, np.linalg.LinAlgError) as e: warnings.warn(f"combined-stage figures incomplete: {e}")
     finally: plt.close("all")
 
+_BEST_RULE = "highest out-of-fold AUC on the training cohort"
+
+def _write_combined(tmp, fit, cmp, p_enter):
+    "Every table, JSON and figure of `combined/` into the stage's temporary folder."
+    sel = fit.selection
+    save_json(tmp/"encoder.json", fit.encoder)
+    sel.univariable.to_csv(tmp/"univariable.csv", index=False)
+    sel.multivariable.to_csv(tmp/"multivariable.csv", index=False)
+    save_json(tmp/"selection.json", dict(rule=sel.rule, p_enter=p_enter, candidates=sel.candidates,
+                                         steps=sel.steps.to_dict("records"), selected=sel.selected,
+                                         best_base_model=fit.best_base_model, best_base_model_rule=_BEST_RULE,
+                                         best_cnn=fit.best_base_model, best_cnn_rule=_BEST_RULE,  # the keys of older runs
+                                         base_train_aucs=fit.base_train_aucs))
+    fit.clinical.to_csv(tmp/"clinical_model.csv", index=False)
+    fit.combined.to_csv(tmp/"combined_model.csv", index=False)
+    pd.DataFrame([dict(patient_id=p, split=s, model=m, prob=v) for s in fit.ids for m in ("clinical", "combined")
+                  for p, v in zip(fit.ids[s], fit.scores[s][m])]).to_csv(tmp/"predictions.csv", index=False)
+    cmp.metrics.to_csv(tmp/"metrics.csv", index=False)
+    cmp.delong.to_csv(tmp/"comparisons.csv", index=False)
+    save_json(tmp/"nri_idi.json", cmp.nri_idi)
+    cmp.decision.to_csv(tmp/"decision_curve.csv", index=False)
+    _safe_figures(fit, tmp)
+    auc = cmp.metrics[cmp.metrics.cohort == "test"].set_index("model").auc
+    save_json(tmp/"summary.json", dict(test_auc=auc.to_dict(), best_base_model=fit.best_base_model, best_cnn=fit.best_base_model,
+        order_combined_gt_dlr_gt_best_cnn=bool(auc["combined"] > auc["dlr_signature"] > auc[fit.best_base_model])))
+
 def run_combined_stage(run_dir,          # the run folder
                        cohort=None,      # the cohort (its manifest holds the clinical columns)
                        profile=None,     # a `Profile` or its name (default: the run's)
@@ -350,26 +378,7 @@ def run_combined_stage(run_dir,          # the run folder
     with threadpool_limits(1):  # small matrices: extra BLAS threads only spin on a shared machine
         fit = fit_combined(run_dir, cohort, cfg.clinical_p)
         cmp = compare_models(fit.y["train"], fit.y["test"], fit.scores["train"], fit.scores["test"])
-    with atomic_dir(out, force) as tmp:
-        save_json(tmp/"encoder.json", fit.encoder)
-        fit.selection.univariable.to_csv(tmp/"univariable.csv", index=False)
-        fit.selection.multivariable.to_csv(tmp/"multivariable.csv", index=False)
-        save_json(tmp/"selection.json", dict(rule=fit.selection.rule, p_enter=cfg.clinical_p, candidates=fit.selection.candidates,
-                                             steps=fit.selection.steps.to_dict("records"), selected=fit.selection.selected,
-                                             best_cnn=fit.best_cnn, best_cnn_rule="highest out-of-fold AUC on the training cohort",
-                                             base_train_aucs=fit.base_train_aucs))
-        fit.clinical.to_csv(tmp/"clinical_model.csv", index=False)
-        fit.combined.to_csv(tmp/"combined_model.csv", index=False)
-        pd.DataFrame([dict(patient_id=p, split=s, model=m, prob=v) for s in fit.ids for m in ("clinical", "combined")
-                      for p, v in zip(fit.ids[s], fit.scores[s][m])]).to_csv(tmp/"predictions.csv", index=False)
-        cmp.metrics.to_csv(tmp/"metrics.csv", index=False)
-        cmp.delong.to_csv(tmp/"comparisons.csv", index=False)
-        save_json(tmp/"nri_idi.json", cmp.nri_idi)
-        cmp.decision.to_csv(tmp/"decision_curve.csv", index=False)
-        _safe_figures(fit, tmp)
-        auc = cmp.metrics[cmp.metrics.cohort == "test"].set_index("model").auc
-        save_json(tmp/"summary.json", dict(test_auc=auc.to_dict(), best_cnn=fit.best_cnn,
-            order_combined_gt_dlr_gt_best_cnn=bool(auc["combined"] > auc["dlr_signature"] > auc[fit.best_cnn])))
+    with atomic_dir(out, force) as tmp: _write_combined(tmp, fit, cmp, cfg.clinical_p)
     if not quiet: print(cmp.metrics[cmp.metrics.cohort == "test"][["model", "auc", "auc_lo", "auc_hi", "accuracy"]].round(3).to_string(index=False))
     return out
 

@@ -11,59 +11,20 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SCANNER_COLUMNS', 'LOSO_COLUMNS', 'LosoError', 'scanner_metrics', 'loso_split', 'run_loso_cohort_stage',
-           'loso_stages', 'loso_dir', 'run_loso', 'loso_table', 'write_loso_summary', 'write_loso_report']
+__all__ = ['LOSO_COLUMNS', 'LosoError', 'loso_split', 'run_loso_cohort_stage', 'loso_stages', 'loso_dir', 'run_loso',
+           'loso_table', 'write_loso_summary', 'write_loso_report']
 
 # %% ../nbs/31_loso.ipynb #8939101c
 import numpy as np
 import pandas as pd
-from .core import (atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
+from .core import (FINAL_MODELS, atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
                                    read_run_profile, run_lock, save_json)
-from .pipeline import (FINAL_MODELS, Stage, default_stages, execute_reports, manifest_path,
-                                       notebooks_to_html, run_stages, templates_dir)
+from .pipeline import (Stage, default_stages, execute_reports, manifest_path, notebooks_to_html,
+                                       run_stages, templates_dir)
 
 # %% ../nbs/31_loso.ipynb #1c49a586
 class LosoError(ValueError):
     "A leave-one-scanner-out request that cannot be met; the message names the scanner or the file."
-
-# %% ../nbs/31_loso.ipynb #f1e13f37
-def _scanner_row(model, scanner, g, cut, alpha):
-    "One row of `scanner_metrics`: a model on one group of patients."
-    from sacroiliitis_dlr import metrics as _m
-    y, s = g.label.to_numpy(), g.prob.to_numpy()
-    row, notes = dict(model=model, scanner=scanner, n=len(g), n_positive=int(y.sum()), cutoff=cut), []
-    try: row.update(zip(("auc", "auc_lo", "auc_hi"), _m.auc_ci(y, s, alpha=alpha)))
-    except _m.MetricsError as e: notes.append(f"no AUC: {e}")
-    if np.isfinite(cut):  # counted here: `binary_metrics` refuses a group of one class, whose specificity still counts
-        for k, short, cls in (("sensitivity", "sens", 1), ("specificity", "spec", 0)):
-            hit, n = int(((s >= cut) == bool(cls))[y == cls].sum()), int((y == cls).sum())
-            row.update({k: hit/n if n else np.nan, **dict(zip((f"{short}_lo", f"{short}_hi"), _m._wilson(hit, n, alpha)))})
-    else: notes.append("no training cut-off")
-    return dict(row, note="; ".join(notes))
-
-# %% ../nbs/31_loso.ipynb #fc6b2eb8
-SCANNER_COLUMNS = ["model", "scanner", "n", "n_positive", "auc", "auc_lo", "auc_hi", "cutoff", "sensitivity", "sens_lo",
-                   "sens_hi", "specificity", "spec_lo", "spec_hi", "note"]
-
-def scanner_metrics(preds:pd.DataFrame,   # long: patient_id, model, split, label, prob (`pipeline.load_predictions`)
-                    split:pd.DataFrame,   # the run's split: patient_id and scanner (`data.read_split`)
-                    cutoffs:pd.DataFrame, # model, cutoff: chosen on the training cohort (`summary/cutoffs.csv`)
-                    models=FINAL_MODELS,  # the models, in order (those the run has)
-                    cohort:str="test",    # the cohort whose patients are grouped
-                    alpha:float=0.05      # 1 - confidence level
-                   )->pd.DataFrame:
-    "AUC (DeLong CI), sensitivity and specificity at the training cut-off per scanner of `cohort`, for each model."
-    scanner = (split.set_index("patient_id").scanner.astype(str) if "scanner" in split
-               else pd.Series("all", index=split.patient_id))
-    cut = cutoffs.set_index("model").cutoff
-    p = preds[(preds.split == cohort) & preds.model.isin(models)].assign(scanner=lambda d: d.patient_id.map(scanner))
-    rows = []
-    for model in [m for m in models if m in set(p.model)]:
-        g = p[p.model == model]
-        c = float(cut.get(model, np.nan))
-        rows += [_scanner_row(model, s, gs, c, alpha) for s, gs in g.groupby("scanner", sort=True)]
-        if g.scanner.nunique() > 1: rows.append(_scanner_row(model, "all", g, c, alpha))
-    return pd.DataFrame(rows).reindex(columns=SCANNER_COLUMNS)
 
 # %% ../nbs/31_loso.ipynb #74b8477d
 def loso_split(split:pd.DataFrame, # patient_id, label, scanner per patient (a manifest or a run's split)

@@ -14,18 +14,19 @@ from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LEDGER', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'FINAL_MODELS', 'PipelineError', 'Stage', 'default_stages',
-           'log_line', 'read_ledger', 'run_stages', 'manifest_path', 'cohort_fingerprint', 'run_cohort_stage',
-           'run_pipeline', 'load_predictions', 'model_metrics', 'delong_table', 'oracle_table', 'oracle_ceiling',
-           'oracle_gaps', 'calibration_table', 'run_summary_stage', 'paper_table', 'templates_dir', 'report_plan',
-           'execute_reports', 'notebooks_to_html', 'run_reports_stage', 'chromium', 'screenshot', 'screenshot_pages',
-           'write_index', 'render_reports']
+__all__ = ['LEDGER', 'PipelineError', 'Stage', 'default_stages', 'log_line', 'read_ledger', 'run_stages', 'manifest_path',
+           'cohort_fingerprint', 'run_cohort_stage', 'run_pipeline', 'run_summary_stage', 'paper_table',
+           'templates_dir', 'report_plan', 'execute_reports', 'notebooks_to_html', 'run_reports_stage', 'chromium',
+           'screenshot', 'screenshot_pages', 'write_index', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
 import numpy as np
 import pandas as pd
-from .core import (Profile, RunFolderError, atomic_dir, atomic_write, get_profile, init_run, load_json,
-                                   read_run_profile, save_json)
+from .core import (FINAL_MODELS, Profile, RunFolderError, atomic_dir, atomic_write, get_profile, init_run,
+                                   load_json, model_registry, read_run_profile, save_json)
+from .data import read_split
+from .evaluation import (calibration_table, delong_table, load_predictions, model_metrics, oracle_gaps,
+                                         oracle_ceiling, oracle_table, scanner_metrics)
 
 # %% ../nbs/30_pipeline.ipynb #298a4dcd
 class PipelineError(RuntimeError):
@@ -276,134 +277,17 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
         log_line(run_dir, t0, f"finished; open {run_dir/'index.html'}" if (run_dir/"index.html").exists() else "finished")
     return run_dir
 
-# %% ../nbs/30_pipeline.ipynb #0fcfb1a9
-PREDICTION_TABLES = ("classification/predictions.csv", "radiomics/predictions.csv", "stacking/predictions.csv",
-                     "combined/predictions.csv")
-
-from .data import read_split  # the one reader of a run's split
-
-def load_predictions(run_dir # the run folder
-                    )->pd.DataFrame:
-    "Every prediction table of the run, long: patient_id, split, model, prob, label (models in stage order)."
-    run_dir, split = Path(run_dir), read_split(run_dir)
-    frames = [pd.read_csv(run_dir/t, dtype={"patient_id": str})[["patient_id", "split", "model", "prob"]]
-              for t in PREDICTION_TABLES if (run_dir/t).exists()]
-    if not frames: raise PipelineError(f"{run_dir} has none of {list(PREDICTION_TABLES)}: run the model stages first")
-    preds = pd.concat(frames, ignore_index=True).merge(split[["patient_id", "split", "label"]], on="patient_id",
-                                                       how="left", suffixes=("", "_cohort"), validate="many_to_one")
-    bad = preds[preds.label.isna() | (preds.split != preds.split_cohort)]
-    if len(bad): raise PipelineError(f"predictions disagree with cohort/split.csv for patients "
-                                     f"{sorted(bad.patient_id.unique())[:10]} (models {sorted(bad.model.unique())})")
-    return preds.drop(columns="split_cohort").astype({"label": int})
-
-# %% ../nbs/30_pipeline.ipynb #470b1af2
-METRIC_COLUMNS = ["model", "cohort", "n", "auc", "auc_lo", "auc_hi", "accuracy", "sensitivity", "specificity", "ppv", "npv"]
-
-def model_metrics(preds:pd.DataFrame # long: model, split, label, prob (`load_predictions`)
-                 )->tuple[pd.DataFrame, pd.DataFrame]:
-    "Metrics per model and cohort at the train-chosen cut-off (`METRIC_COLUMNS`), and the cut-offs."
-    from sacroiliitis_dlr import metrics as _m
-    rows, cuts = [], []
-    for model, g in preds.groupby("model", sort=False):
-        tr = g[g.split == "train"]
-        try: cut, rule = float(_m.youden_cutoff(tr.label.values, tr.prob.values)), "Youden index on the training cohort"
-        except _m.MetricsError as e: cut, rule = float("nan"), f"no cut-off: {e}"  # a constant score has none
-        cuts.append(dict(model=model, cutoff=cut, rule=rule))
-        for cohort in ("train", "test"):
-            c = g[g.split == cohort]
-            auc, lo, hi = _m.auc_ci(c.label.values, c.prob.values)
-            bm = _m.binary_metrics(c.label.values, c.prob.values, cut) if np.isfinite(cut) else {}
-            rows.append(dict(model=model, cohort=cohort, n=len(c), auc=auc, auc_lo=lo, auc_hi=hi,
-                             **{k: float(bm.get(k, np.nan)) for k in METRIC_COLUMNS[6:]}))
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.DataFrame(cuts)
-
-# %% ../nbs/30_pipeline.ipynb #73d06284
-def delong_table(preds:pd.DataFrame # long: model, split, label, prob
-                )->pd.DataFrame:
-    "Pairwise DeLong p-values (raw and Holm-adjusted) between all models, per cohort."
-    from sacroiliitis_dlr import metrics as _m
-    out = []
-    for cohort in ("train", "test"):
-        wide = preds[preds.split == cohort].pivot_table(index="patient_id", columns="model", values="prob", sort=False)
-        wide = wide[list(dict.fromkeys(preds.model))].dropna()  # paired: patients every model scored
-        y = preds[preds.split == cohort].drop_duplicates("patient_id").set_index("patient_id").label.loc[wide.index]
-        tab = _m.delong_matrix(y.values, {m: wide[m].values for m in wide.columns}, adjust="holm")
-        out.append(tab.assign(cohort=cohort, n=len(wide)))
-    return pd.concat(out, ignore_index=True)
-
-# %% ../nbs/30_pipeline.ipynb #616d426a
-def _read_oracle(run_dir)->pd.DataFrame|None:
-    "The cohort's oracle.csv joined to the run's split (patient_id, split, label, oracle_*), or None."
-    cfg = load_json(Path(run_dir)/"config.json")
-    f = Path(cfg.get("cohort", ""))/"oracle.csv"
-    if not cfg.get("cohort") or not f.exists(): return None
-    return pd.read_csv(f, dtype={"patient_id": str}).merge(read_split(run_dir)[["patient_id", "split", "label"]], on="patient_id")
-
-def oracle_table(run_dir # the run folder (its config.json names the cohort)
-                )->pd.DataFrame|None:
-    "AUC (95% CI) of each oracle column per cohort, or None when the cohort has no `oracle.csv`."
-    orc = _read_oracle(run_dir)
-    if orc is None: return None
-    from sacroiliitis_dlr import metrics as _m
-    rows = []
-    for col in [c for c in orc.columns if c.startswith("oracle_")]:
-        for cohort in ("train", "test"):
-            c = orc[orc.split == cohort]
-            auc, lo, hi = _m.auc_ci(c.label.values, c[col].values)
-            rows.append(dict(oracle=col.removeprefix("oracle_"), cohort=cohort, n=len(c), auc=auc, auc_lo=lo, auc_hi=hi))
-    return pd.DataFrame(rows)
-
-# %% ../nbs/30_pipeline.ipynb #f54fbdb9
-def oracle_ceiling(model:str,  # a model name of the prediction tables
-                   oracles     # the oracle names a cohort has, e.g. ("imaging", "clinical", "both", "T1WI")
-                  )->str|None:
-    "The oracle a model is compared with: its modality's for a base CNN `<arch>_<modality>`, imaging for the stacks."
-    final = {"combined": "both", "clinical": "clinical", "dlr_signature": "imaging"}
-    if model in final: return final[model]
-    if model.startswith("stack_"): return "imaging"
-    modality = model.split("_", 1)[-1]
-    return modality if "_" in model and modality in oracles else None
-
-def oracle_gaps(run_dir,              # the run folder (its config.json names the cohort)
-                preds:pd.DataFrame,   # long: model, split, label, prob (`load_predictions`)
-                alpha:float=0.05
-               )->pd.DataFrame|None:
-    "Oracle AUC minus model AUC per model and cohort, with DeLong's paired CI and p; None without `oracle.csv`."
-    orc = _read_oracle(run_dir)
-    if orc is None: return None
-    from sacroiliitis_dlr import metrics as _m
-    names = [c.removeprefix("oracle_") for c in orc.columns if c.startswith("oracle_")]
-    rows = []
-    for (model, cohort), g in preds.groupby(["model", "split"], sort=False):
-        ceiling = oracle_ceiling(model, names)
-        if ceiling is None: continue
-        j = g.merge(orc[["patient_id", f"oracle_{ceiling}"]], on="patient_id", validate="one_to_one")
-        r = _m.delong_test(j.label.values, j[f"oracle_{ceiling}"].values, j.prob.values, alpha=alpha)
-        rows.append(dict(model=model, cohort=cohort, n=len(j), oracle=ceiling, auc=r.auc_b, oracle_auc=r.auc_a,
-                         gap=r.diff, gap_lo=r.diff_ci[0], gap_hi=r.diff_ci[1], p_value=r.p_value))
-    return pd.DataFrame(rows)
-
 # %% ../nbs/30_pipeline.ipynb #875f1116
-def calibration_table(preds:pd.DataFrame)->pd.DataFrame:
-    "Hosmer-Lemeshow test and calibration summary (Brier, intercept, slope, Spiegelhalter, Eavg/E90/Emax) per model and cohort."
-    from sacroiliitis_dlr import metrics as _m
-    rows = []
-    for (model, cohort), g in preds.groupby(["model", "split"], sort=False):
-        row, notes = dict(model=model, cohort=cohort, n=len(g)), []
-        try:
-            hl = _m.hosmer_lemeshow(g.label.values, g.prob.values)
-            row.update(hl_statistic=hl["statistic"], hl_df=hl["df"], hl_p=hl["p_value"])
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e: notes.append(f"Hosmer-Lemeshow: {e}")
-        try:
-            cs = _m.calibration_summary(g.label.values, g.prob.values)
-            row.update({k: cs[k] for k in ("brier", "citl", "slope", "spiegelhalter_p", "eavg", "e90", "emax")})
-            if cs.get("note"): notes.append(cs["note"])
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:  # e.g. perfect separation on a tiny cohort
-            row["brier"] = float(np.mean((g.prob.values - g.label.values)**2)); notes.append(f"calibration fit: {e}")
-        rows.append(dict(row, note="; ".join(notes)))
-    cols = ["model", "cohort", "n", "hl_statistic", "hl_df", "hl_p", "brier", "citl", "slope", "spiegelhalter_p",
-            "eavg", "e90", "emax", "note"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+def _summary_tables(run_dir)->dict:
+    "file name -> table of the summary stage (the oracle tables only for a cohort that has `oracle.csv`)."
+    preds = load_predictions(run_dir)
+    met, cuts = model_metrics(preds)
+    tabs = {"metrics.csv": met, "by_scanner.csv": scanner_metrics(preds, read_split(run_dir), cuts),  # issue 18
+            "cutoffs.csv": cuts, "delong.csv": delong_table(preds), "calibration.csv": calibration_table(preds),
+            "models.csv": model_registry(run_dir)}
+    orc = oracle_table(run_dir)
+    if orc is not None: tabs.update({"oracle.csv": orc, "oracle_gaps.csv": oracle_gaps(run_dir, preds, registry=tabs["models.csv"])})
+    return tabs
 
 def run_summary_stage(run_dir,          # the run folder
                       cohort=None,      # unused: labels come from cohort/split.csv
@@ -412,28 +296,15 @@ def run_summary_stage(run_dir,          # the run folder
                       force:bool=False, # replace an existing summary/ folder
                       quiet:bool=False
                      )->Path:
-    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner and the oracle ceiling."
+    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner, the oracle ceiling and the model registry."
     run_dir = Path(run_dir); out = run_dir/"summary"
     if out.exists() and not force: return out
-    preds = load_predictions(run_dir)
-    met, cuts = model_metrics(preds)
-    dl, cal, orc, gaps = delong_table(preds), calibration_table(preds), oracle_table(run_dir), oracle_gaps(run_dir, preds)
-    from sacroiliitis_dlr.loso import scanner_metrics  # external testing by scanner (issue 18)
-    scan = scanner_metrics(preds, read_split(run_dir), cuts)
+    tabs = _summary_tables(run_dir)
     with atomic_dir(out, force) as tmp:
-        met.to_csv(tmp/"metrics.csv", index=False)
-        scan.to_csv(tmp/"by_scanner.csv", index=False)
-        cuts.to_csv(tmp/"cutoffs.csv", index=False)
-        dl.to_csv(tmp/"delong.csv", index=False)
-        cal.to_csv(tmp/"calibration.csv", index=False)
-        if orc is not None:
-            orc.to_csv(tmp/"oracle.csv", index=False)
-            gaps.to_csv(tmp/"oracle_gaps.csv", index=False)
+        for name, t in tabs.items(): t.to_csv(tmp/name, index=False)
     return out
 
 # %% ../nbs/30_pipeline.ipynb #350d26e6
-FINAL_MODELS = ("dlr_signature", "clinical", "combined")  # the paper's final models, in its order
-
 def _ci(a, lo, hi): return f"{a:.3f} ({lo:.3f}-{hi:.3f})"
 
 def paper_table(run_dir,           # a run folder whose summary stage has run
