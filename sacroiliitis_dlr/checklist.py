@@ -17,6 +17,7 @@ __all__ = ['TRIPOD_AI', 'CLAIM_2024', 'GUIDELINES', 'FACTS', 'checklist_items', 
 import numpy as np
 import pandas as pd
 from .core import atomic_write, load_json
+from .plots import format_ci  # '0.912 (0.871-0.953)', as every report writes it
 
 # %% ../nbs/32_checklist.ipynb #584d458b
 TRIPOD_AI = (  # (item, section, topic, paraphrase, fact)
@@ -165,8 +166,6 @@ def fact(*needs):
     return deco
 
 def _count(split, part): s = split[split.split == part]; return f"{len(s)} ({int(s.label.sum())} with sacroiliitis)"
-
-def _ci(a, lo, hi): return f"{a:.3f} ({lo:.3f}-{hi:.3f})"
 
 # %% ../nbs/32_checklist.ipynb #e7ea759f
 @fact("config.json", "cohort/validation.json")
@@ -388,7 +387,7 @@ def _uncertainty(run):
 @fact("summary/by_scanner.csv")
 def _heterogeneity(run):
     b = run("summary/by_scanner.csv").query("model == 'combined' and scanner != 'all'")
-    per = "; ".join(f"{r.scanner}: {_ci(r.auc, r.auc_lo, r.auc_hi)}" if pd.notna(r.auc) else f"{r.scanner}: -" for r in b.itertuples())
+    per = "; ".join(f"{r.scanner}: {format_ci(r.auc, r.auc_lo, r.auc_hi)}" for r in b.itertuples())
     loso = " Leave-one-scanner-out testing: loso/summary.csv." if run.has("loso/summary.csv") else ""
     return ("run", f"Performance per scanner of the test cohort (combined model AUC, 95% CI): {per}.{loso}",
             ["loso/summary.csv"] if loso else [])
@@ -409,13 +408,13 @@ def _explainability(run):
 @fact("summary/metrics.csv")
 def _internal_testing(run):
     m = run("summary/metrics.csv").set_index(["model", "cohort"])
-    t = "; ".join(f"{c}: {_ci(*m.loc[('combined', c), ['auc', 'auc_lo', 'auc_hi']])}" for c in ("train", "test") if ("combined", c) in m.index)
+    t = "; ".join(f"{c}: {format_ci(*m.loc[('combined', c), ['auc', 'auc_lo', 'auc_hi']])}" for c in ("train", "test") if ("combined", c) in m.index)
     return ("run", f"Combined model AUC, training (out-of-fold for the CNNs) against test: {t}.", [])
 
 @fact("loso/summary.csv")
 def _external_testing(run):
     t = run("loso/summary.csv").query("model == 'combined'")
-    per = "; ".join(f"{r.held_out} held out: {_ci(r.auc, r.auc_lo, r.auc_hi)}" for r in t.itertuples() if pd.notna(r.auc))
+    per = "; ".join(f"{r.held_out} held out: {format_ci(r.auc, r.auc_lo, r.auc_hi)}" for r in t.itertuples() if pd.notna(r.auc))
     return ("run", f"Each scanner held out in turn (trained on the others), combined model AUC: {per}.", [])
 
 @fact("summary/metrics.csv", "cohort/split.csv")
@@ -428,7 +427,7 @@ def _n_events(run):
 def _performance(run):
     from sacroiliitis_dlr.pipeline import FINAL_MODELS
     m = run("summary/metrics.csv").set_index(["model", "cohort"])
-    t = "; ".join(f"{x} {_ci(*m.loc[(x, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for x in FINAL_MODELS if (x, "test") in m.index)
+    t = "; ".join(f"{x} {format_ci(*m.loc[(x, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for x in FINAL_MODELS if (x, "test") in m.index)
     sub = " Per scanner: summary/by_scanner.csv." if run.has("summary/by_scanner.csv") else ""
     return ("run", f"Test AUC (95% CI): {t}; cut-off metrics, calibration and decision curves in the summary report.{sub}",
             ["summary/by_scanner.csv"] if sub else [])
@@ -456,7 +455,7 @@ def _objectives(run):
 def _abstract(run):
     s = run("cohort/split.csv")
     m = run("summary/metrics.csv").set_index(["model", "cohort"])
-    auc = _ci(*m.loc[("combined", "test"), ["auc", "auc_lo", "auc_hi"]]) if ("combined", "test") in m.index else "-"
+    auc = format_ci(*m.loc[("combined", "test"), ["auc", "auc_lo", "auc_hi"]]) if ("combined", "test") in m.index else "-"
     return ("partial", f"The numbers for it: {len(s)} patients ({int(s.label.sum())} with sacroiliitis), training "
             f"{(s.split == 'train').sum()}, test {(s.split == 'test').sum()}; combined model test AUC {auc}. The text: authors.", [])
 

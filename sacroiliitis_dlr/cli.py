@@ -83,25 +83,25 @@ def _cmd_report(args):
     render_reports(args.run_dir)
     return 0
 
-# %% ../nbs/40_cli.ipynb #cb91ed0a
-def build_parser()->argparse.ArgumentParser:
-    "The `sacroiliitis-dlr` argument parser with all its subcommands."
-    p = argparse.ArgumentParser(prog="sacroiliitis-dlr",
-        description="Deep-learning radiomics for axSpA-related sacroiliitis on sacroiliac-joint MRI.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add = lambda name, **kw: sub.add_parser(name, parents=[common], **kw)
+# %% ../nbs/40_cli.ipynb #fa926c16
+def _add_split_options(s):
+    "`--n-folds` and `--test-size`: the run's split, when it is not the profile's."
     def fraction(v):
         if not 0 < float(v) < 1: raise argparse.ArgumentTypeError(f"{v} is not between 0 and 1")
         return float(v)
     def folds(v):
         if int(v) < 2: raise argparse.ArgumentTypeError(f"{v}: at least 2 folds")
         return int(v)
-    split = [("--n-folds", dict(type=folds, metavar="K", help="cross-validation folds of the training cohort (default: the profile's cohort.n_folds)")),
-             ("--test-size", dict(type=fraction, metavar="F", help="held-out test fraction (default: the profile's cohort.test_size)"))]
-    predictor = dict(action="append", default=[], metavar="NAME",
-                     help="a manifest column to use as a clinical predictor besides the documented ones (repeatable)")
+    s.add_argument("--n-folds", type=folds, metavar="K", help="cross-validation folds of the training cohort (default: the profile's cohort.n_folds)")
+    s.add_argument("--test-size", type=fraction, metavar="F", help="held-out test fraction (default: the profile's cohort.test_size)")
+
+def _add_predictor_option(s):
+    "`--predictor`, repeatable: manifest columns used as clinical predictors besides the documented ones."
+    s.add_argument("--predictor", action="append", default=[], metavar="NAME",
+                   help="a manifest column to use as a clinical predictor besides the documented ones (repeatable)")
+
+# %% ../nbs/40_cli.ipynb #b8d07eee
+def _add_synth(add):
     s = add("synth", help="write the synthetic multimodal SIJ MRI cohort (NIfTI + manifest.csv + oracle.csv)")
     s.add_argument("--out", required=True, help="cohort folder to write")
     s.add_argument("--seed", type=int, default=0)
@@ -112,19 +112,22 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--acquisition", default="default", choices=("default", "clinical"),
                    help="clinical: 0.55-0.65 mm pixels, 25 slices of 3.3 mm, stored LSP/LAS, int16 with a header slope")
     s.set_defaults(func=_cmd_synth)
+
+def _add_validate(add):
     s = add("validate", help="check a cohort's manifest.csv and images for a run; list every problem")
     s.add_argument("manifest", help="path to manifest.csv (or the cohort folder)")
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="the run's profile (its split needs enough patients)")
-    s.add_argument("--predictor", **predictor)
-    for flag, kw in split: s.add_argument(flag, **kw)
+    _add_predictor_option(s); _add_split_options(s)
     s.set_defaults(func=_cmd_validate)
+
+# %% ../nbs/40_cli.ipynb #1e166984
+def _add_run(add):
     s = add("run", help="run the pipeline (segmentation -> CNNs -> stacking -> combined -> reports)")
     s.add_argument("--cohort", required=True, help="cohort folder (holding manifest.csv) or the manifest itself")
     s.add_argument("--out", required=True, help="run folder: new, empty, or a run of this package")
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--predictor", **predictor)
-    for flag, kw in split: s.add_argument(flag, **kw)
+    _add_predictor_option(s); _add_split_options(s)
     s.add_argument("--stages", help="comma-separated subset of stages (default: all)")
     s.add_argument("--force", action="store_true",
                    help="rerun the stages of this run (same configuration); each stage's folder stays until its new one is complete")
@@ -140,6 +143,9 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--executor-config", metavar="FILE",
                    help="JSON or TOML file of cluster settings (partition, gpus_per_job, cpus_per_job, timeout_min, ...)")
     s.set_defaults(func=_cmd_run)
+
+# %% ../nbs/40_cli.ipynb #fa61d950
+def _add_import_dicom(add):
     s = add("import-dicom", help="convert DICOM series to a de-identified NIfTI cohort (pseudonymous IDs, manifest.csv)")
     s.add_argument("dicom_dir", help="folder of DICOM files (searched recursively)")
     s.add_argument("--out", required=True, help="cohort folder to write")
@@ -149,6 +155,8 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--rules", metavar="JSON", help="series-to-modality rules {modality: regex on SeriesDescription} (default: T1WI, FS-T2WI)")
     s.add_argument("--force", action="store_true", help="replace an existing cohort folder")
     s.set_defaults(func=_cmd_import_dicom)
+
+def _add_predict(add):
     s = add("predict", help="apply a finished run folder to one new patient's images and clinical values")
     s.add_argument("run_dir", help="a finished run folder (the model bundle)")
     s.add_argument("--image", action="append", default=[], metavar="MODALITY=FILE", help="a NIfTI image per modality of the run")
@@ -157,12 +165,28 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--out", help="folder to write the mask (on the first image's grid), prediction.json and prediction.html")
     s.add_argument("--force", action="store_true", help="replace an existing --out folder")
     s.set_defaults(func=_cmd_predict)
+
+def _add_report(add):
     s = add("report", help="re-execute the report notebooks of a run folder with papermill")
     s.add_argument("run_dir", help="run folder")
     s.set_defaults(func=_cmd_report)
+
+def _add_profile(add):
     s = add("profile", help="print a built-in profile as JSON")
     s.add_argument("name", choices=sorted(PROFILES))
     s.set_defaults(func=_cmd_profile)
+
+# %% ../nbs/40_cli.ipynb #8db1b6bf
+_SUBCOMMANDS = (_add_synth, _add_validate, _add_run, _add_import_dicom, _add_predict, _add_report, _add_profile)  # in --help order
+
+def build_parser()->argparse.ArgumentParser:
+    "The `sacroiliitis-dlr` argument parser with all its subcommands."
+    p = argparse.ArgumentParser(prog="sacroiliitis-dlr",
+        description="Deep-learning radiomics for axSpA-related sacroiliitis on sacroiliac-joint MRI.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add_subcommand in _SUBCOMMANDS: add_subcommand(lambda name, **kw: sub.add_parser(name, parents=[common], **kw))
     return p
 
 # %% ../nbs/40_cli.ipynb #906a2d41

@@ -14,9 +14,10 @@ from types import MappingProxyType
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'LESION_KINDS', 'MODALITY_EVIDENCE', 'MODALITIES', 'FOV_MM', 'SCANNERS', 'TISSUE', 'SUBCHONDRAL_MM',
-           'ACQUISITIONS', 'DiseaseModel', 'sample_latents', 'oracle_probabilities', 'ScannerSpec', 'scanner_spec',
-           'grid_shape', 'sample_anatomy', 'slab_grid', 'place_lesions', 'render_signal', 'acquire', 'rater_mask',
-           'dice', 'Acquisition', 'acquisition_spec', 'render_patient', 'clinical_table', 'make_cohort', 'table_one']
+           'PELVIS', 'ACQUISITIONS', 'DiseaseModel', 'sample_latents', 'oracle_probabilities', 'ScannerSpec',
+           'scanner_spec', 'grid_shape', 'sample_anatomy', 'slab_grid', 'place_lesions', 'PelvisShape', 'render_signal',
+           'acquire', 'rater_mask', 'dice', 'Acquisition', 'acquisition_spec', 'render_patient', 'clinical_table',
+           'make_cohort', 'table_one']
 
 # %% ../nbs/01_synthetic.ipynb #d0576653
 import numpy as np
@@ -307,56 +308,117 @@ def _lesion_field(q, lesions, kind, ramp):
         np.maximum(W, np.clip(0.5 + (1 - rn)*rad.min()/ramp, 0, 1), out=W)
     return W
 
-# %% ../nbs/01_synthetic.ipynb #34cfcc40
+# %% ../nbs/01_synthetic.ipynb #114f9035
+@dataclass(frozen=True)
+class PelvisShape:
+    "The fixed shape of the rendered pelvis (mm unless stated); the per-patient sizes come from `sample_anatomy`."
+    ligament_blend: float = 0.3          # auricular -> ligamentous cleft, in units of the auricular ellipse's radius
+    ilium_slope: float = 0.45            # mm of ilium thickness per mm along the sacrum ...
+    ilium_offset_mm: float = 65.0        # ... counted from this far below the slab's centre
+    notch_curvature: float = 0.006       # 1/mm: the sciatic notch's curve up from the ilium's lower edge
+    notch_lateral_mm: float = 15.0       # the notch's lowest point, lateral of the joint line
+    l5_above_mm: float = 9.0             # L5 starts this far above the sacrum's top (the L5/S1 disc between)
+    spine_half_width_mm: float = 26.0    # L5 and its disc, each side of the midline
+    disc_half_height_mm: float = 4.0     # the L5/S1 disc ...
+    disc_centre_mm: float = 4.5          # ... centred this far above the sacrum's top
+    body_slope: float = 0.1              # mm of body half-width per mm along the sacrum
+    n_foramina: int = 4                  # sacral foramina on each side
+    foramen_first_mm: float = 20.0       # the first foramen below the sacrum's top ...
+    foramen_step_mm: float = 24.0        # ... and the spacing of the rest
+    foramen_medial_mm: float = 15.0      # the first foramen medial of the joint line ...
+    foramen_lateral_step_mm: float = 2.0 # ... each lower one this much more lateral
+    foramen_radius_mm: float = 5.5       # the first foramen's radius ...
+    foramen_radius_step_mm: float = 0.8  # ... each lower one this much smaller
+    cortex_mm: float = 1.6               # cortical bone around the marrow
+    fat_plane_half_mm: float = 1.0       # intermuscular fat plane in the gluteal muscle, half thickness
+    remnant_below_mm: tuple = (30.0, 54.0)  # S1-S2 and S2-S3 disc remnants below the sacrum's top
+    remnant_medial_mm: float = 22.0      # remnants end this far medial of the joint line
+    remnant_half_mm: float = 1.0         # remnant half thickness
+    remnant_share: float = 0.6           # remnant occupancy (a partial disc signal in the marrow)
+
+PELVIS = PelvisShape()
+
+# %% ../nbs/01_synthetic.ipynb #ccab80f7
 def _occ(d, ramp): return np.clip(0.5 + d/ramp, 0, 1)
 
-def render_signal(q, an, lesions, ramp)->tuple:
-    "Noiseless (T1WI, FS-T2WI) signal and the true SIJ region (bool) at anatomical coordinates `q`."
+def _joint_frame(q, an, S=PELVIS):
+    "Distance from the joint line (mm, + lateral), auricular ellipse radius, ligamentous share (0..1), half gap (mm)."
     u, v, w = q
-    au, side = np.abs(u), u > 0
-    dj = au - _joint_line(an, v, w, side)                     # + lateral (ilium) of the joint line
+    dj = np.abs(u) - _joint_line(an, v, w, u > 0)
     E = np.sqrt(((v - an["vj"])/an["Lv"])**2 + ((w - an["wj"])/an["Lw"])**2)
-    t_out = np.clip((E - 1)/0.3, 0, 1)                          # 0 in the auricular part, 1 in the ligamentous part
-    hg = an["gap"]/2 + (an["gap_out"] - an["gap"])/2*t_out     # half gap
-    il_outer = an["il_thick"] + 0.45*(v + 65)
-    d_sac = np.minimum(-dj - hg, an["v_top"] - v)
-    d_il = np.minimum(np.minimum(dj - hg, il_outer - dj), v - an["v_il"] - 0.006*(dj - 15)**2)  # curved sciatic notch
-    d_l5 = np.minimum(v - (an["v_top"] + 9), 26 - au)
-    d_gap = np.minimum(np.minimum(hg - np.abs(dj), v - an["v_il"]), an["v_top"] - v)
-    d_disc = np.minimum(4 - np.abs(v - an["v_top"] - 4.5), 26 - au)
-    d_body = an["body"] + 0.1*v - au
-    d_for = np.full(u.shape, -99, np.float32)
-    for k in range(4):
-        vk = an["v_top"] - 20 - 24*k
-        uk = _joint_line(an, vk, 0, side) - 15 + 2*k
-        d_for = np.maximum(d_for, (5.5 - 0.8*k) - np.sqrt((au - uk)**2 + (v - vk)**2))
-    ct = 1.6
-    lf = lambda kind: _lesion_field(q, lesions, kind, ramp)
-    W_ank, W_ost, W_ero = lf("ankylosis"), lf("osteophyte"), lf("erosion")
-    bone = np.maximum(np.maximum(_occ(d_sac, ramp), _occ(d_il, ramp)), _occ(d_l5, ramp))
-    marrow = np.maximum(np.maximum(_occ(d_sac - ct, ramp), _occ(d_il - ct, ramp)), _occ(d_l5 - ct, ramp))
-    nerve = _occ(d_for, ramp)*_occ(d_sac, ramp)
-    marrow = marrow*(1 - _occ(d_for + ct, ramp))
-    bone = np.maximum(bone, np.maximum(W_ank, W_ost)); marrow = np.maximum(marrow, W_ank)
-    gap = _occ(d_gap, ramp)*(1 - W_ank)
-    body, muscle = _occ(d_body, ramp), _occ(d_body - an["fat"], ramp)
-    muscle = muscle*(1 - _occ(1.0 - np.abs(dj - il_outer - an["gluteal"]), ramp))   # intermuscular fat plane
-    d_rudiment = np.minimum(1.0 - np.minimum(np.abs(v - an["v_top"] + 30), np.abs(v - an["v_top"] + 54)), -dj - 22)
-    W_bmo, W_fat, W_scl = lf("oedema"), lf("fat_metaplasia"), lf("sclerosis")
-    out = []
-    for m in range(2):
-        T = {k: v_[m] for k, v_ in TISSUE.items()}
-        soft = T["air"]*(1 - body) + body*(T["fat"]*(1 - muscle) + T["muscle"]*muscle)
-        soft = soft*(1 - gap) + gap*(T["cleft"]*(1 - t_out) + T["ligament"]*t_out)
-        mar = T["marrow"] + (W_bmo*T["oedema"] if m == 0 else W_bmo*(T["oedema"] - T["marrow"]))
-        mar = mar + W_fat*(T["fat_metaplasia"] - mar)
-        mar = mar + W_scl*(T["sclerosis"] - mar)
-        cortex = np.clip(bone - marrow - nerve, 0, 1)
-        x = soft*(1 - bone) + (1 - W_ero)*(cortex*T["cortex"] + marrow*mar + nerve*T["nerve"]) + W_ero*bone*T["erosion"]
-        disc = np.maximum(_occ(d_disc, ramp), 0.6*_occ(d_rudiment, ramp)*marrow)  # L5/S1 disc, S1-S2/S2-S3 remnants
-        out.append((x*(1 - disc) + disc*T["disc"]).astype(np.float32))
+    t_out = np.clip((E - 1)/S.ligament_blend, 0, 1)            # 0 in the auricular part, 1 in the ligamentous part
+    return dj, E, t_out, an["gap"]/2 + (an["gap_out"] - an["gap"])/2*t_out
+
+def _foramina(q, an, S=PELVIS):
+    "Signed distance (mm, + inside) to the nearest sacral foramen."
+    u, v, _ = q
+    au, side = np.abs(u), u > 0
+    d = np.full(u.shape, -99, np.float32)
+    for k in range(S.n_foramina):
+        vk = an["v_top"] - S.foramen_first_mm - S.foramen_step_mm*k
+        uk = _joint_line(an, vk, 0, side) - S.foramen_medial_mm + S.foramen_lateral_step_mm*k
+        d = np.maximum(d, (S.foramen_radius_mm - S.foramen_radius_step_mm*k) - np.sqrt((au - uk)**2 + (v - vk)**2))
+    return d
+
+# %% ../nbs/01_synthetic.ipynb #ac9a5fdf
+def _distances(q, an, dj, hg, S=PELVIS)->dict:
+    "Signed distance (mm, + inside) to each structure of the pelvis, given the joint frame `dj` and half gap `hg`."
+    u, v, w = q
+    au = np.abs(u)
+    il_outer = an["il_thick"] + S.ilium_slope*(v + S.ilium_offset_mm)
+    notch = v - an["v_il"] - S.notch_curvature*(dj - S.notch_lateral_mm)**2
+    remnant = np.minimum(np.abs(v - an["v_top"] + S.remnant_below_mm[0]), np.abs(v - an["v_top"] + S.remnant_below_mm[1]))
+    return dict(
+        sacrum=np.minimum(-dj - hg, an["v_top"] - v),
+        ilium=np.minimum(np.minimum(dj - hg, il_outer - dj), notch),
+        l5=np.minimum(v - (an["v_top"] + S.l5_above_mm), S.spine_half_width_mm - au),
+        gap=np.minimum(np.minimum(hg - np.abs(dj), v - an["v_il"]), an["v_top"] - v),
+        disc=np.minimum(S.disc_half_height_mm - np.abs(v - an["v_top"] - S.disc_centre_mm), S.spine_half_width_mm - au),
+        body=an["body"] + S.body_slope*v - au,
+        foramen=_foramina(q, an, S),
+        fat_plane=S.fat_plane_half_mm - np.abs(dj - il_outer - an["gluteal"]),
+        remnant=np.minimum(S.remnant_half_mm - remnant, -dj - S.remnant_medial_mm))
+
+# %% ../nbs/01_synthetic.ipynb #63b980a2
+def _occupancy(q, d, an, lesions, ramp, S=PELVIS)->dict:
+    "Partial-volume occupancy (0..1) of each tissue and lesion from the signed distances `d`."
+    o = {k: _lesion_field(q, lesions, k, ramp) for k in ("ankylosis", "osteophyte", "erosion", "oedema", "fat_metaplasia", "sclerosis")}
+    occ, ct = (lambda x: _occ(x, ramp)), S.cortex_mm
+    bone = np.maximum(np.maximum(occ(d["sacrum"]), occ(d["ilium"])), occ(d["l5"]))
+    marrow = np.maximum(np.maximum(occ(d["sacrum"] - ct), occ(d["ilium"] - ct)), occ(d["l5"] - ct))
+    nerve = occ(d["foramen"])*occ(d["sacrum"])
+    marrow = marrow*(1 - occ(d["foramen"] + ct))
+    bone = np.maximum(bone, np.maximum(o["ankylosis"], o["osteophyte"])); marrow = np.maximum(marrow, o["ankylosis"])
+    body, muscle = occ(d["body"]), occ(d["body"] - an["fat"])
+    o.update(bone=bone, marrow=marrow, nerve=nerve, gap=occ(d["gap"])*(1 - o["ankylosis"]), body=body,
+             muscle=muscle*(1 - occ(d["fat_plane"])), cortex=np.clip(bone - marrow - nerve, 0, 1),
+             disc=np.maximum(occ(d["disc"]), S.remnant_share*occ(d["remnant"])*marrow))  # L5/S1 disc, S1-S2/S2-S3 remnants
+    return o
+
+# %% ../nbs/01_synthetic.ipynb #5bfffeae
+def _paint(o, t_out, m:int)->np.ndarray:
+    "Signal of modality `m` (0 = T1WI, 1 = FS-T2WI) from the occupancies `o`."
+    T = {k: v_[m] for k, v_ in TISSUE.items()}
+    soft = T["air"]*(1 - o["body"]) + o["body"]*(T["fat"]*(1 - o["muscle"]) + T["muscle"]*o["muscle"])
+    soft = soft*(1 - o["gap"]) + o["gap"]*(T["cleft"]*(1 - t_out) + T["ligament"]*t_out)
+    W_bmo = o["oedema"]  # T1WI: oedema darkens the marrow a little; FS-T2WI: it replaces the marrow's signal
+    mar = T["marrow"] + (W_bmo*T["oedema"] if m == 0 else W_bmo*(T["oedema"] - T["marrow"]))
+    mar = mar + o["fat_metaplasia"]*(T["fat_metaplasia"] - mar)
+    mar = mar + o["sclerosis"]*(T["sclerosis"] - mar)
+    W_ero, bone = o["erosion"], o["bone"]
+    x = soft*(1 - bone) + (1 - W_ero)*(o["cortex"]*T["cortex"] + o["marrow"]*mar + o["nerve"]*T["nerve"]) + W_ero*bone*T["erosion"]
+    return (x*(1 - o["disc"]) + o["disc"]*T["disc"]).astype(np.float32)
+
+def render_signal(q,        # anatomical coordinates (u, v, w) of every voxel, from `slab_grid`
+                  an:dict,  # the patient's anatomy, from `sample_anatomy`
+                  lesions,  # from `place_lesions`
+                  ramp      # partial-volume edge width (mm): one voxel
+                 )->tuple:
+    "Noiseless (T1WI, FS-T2WI) signal and the true SIJ region (bool) at anatomical coordinates `q`."
+    dj, E, t_out, hg = _joint_frame(q, an)
+    o = _occupancy(q, _distances(q, an, dj, hg), an, lesions, ramp)
     region = (np.abs(dj) <= an["gap"]/2 + SUBCHONDRAL_MM) & (E <= 1)
-    return out[0], out[1], region
+    return _paint(o, t_out, 0), _paint(o, t_out, 1), region
 
 # %% ../nbs/01_synthetic.ipynb #9d011a5e
 def acquire(x:np.ndarray,         # noiseless signal (stored axis order)
@@ -497,7 +559,35 @@ def clinical_table(lat:pd.DataFrame)->pd.DataFrame:
     return pd.DataFrame(dict(age=age, sex=lat.sex, hla_b27=lat.hla_b27, crp=crp, esr=esr,
                              symptom_duration=duration, ibp=lat.ibp))
 
-# %% ../nbs/01_synthetic.ipynb #766fa864
+# %% ../nbs/01_synthetic.ipynb #d1d13e3c
+def _cohort_size(prof, n_patients, n_positive)->tuple:
+    "Patients and positives: the profile's unless given; with only `n_patients` given the profile's prevalence is kept."
+    n = int(n_patients if n_patients is not None else prof.cohort.n_patients)
+    if n_positive is None:
+        n_positive = prof.cohort.n_positive if n_patients is None else round(n*prof.cohort.n_positive/prof.cohort.n_patients)
+    return n, int(n_positive)
+
+def _render_all(jobs, n_jobs)->list:
+    "Render and write every patient's job, in `n_jobs` forked processes (the files do not depend on `n_jobs`)."
+    n = len(jobs)
+    if n_jobs > 1 and n > 1:
+        with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+            return list(ex.map(_write_patient, jobs, chunksize=max(1, n//(8*n_jobs))))
+    return [_write_patient(j) for j in jobs]
+
+def _write_tables(tmp, lat, radii, oracle, facts, modalities)->pd.DataFrame:
+    "manifest.csv, oracle.csv and latents.csv of the cohort under `tmp`; returns the manifest."
+    man = pd.DataFrame(dict(patient_id=lat.patient_id, label=lat.label, scanner=lat.scanner,
+                            **{f"image_{m}": [f"images/{p}_{m}.nii.gz" for p in lat.patient_id] for m in modalities},
+                            mask=[f"masks/{p}_mask.nii.gz" for p in lat.patient_id]))
+    man = pd.concat([man, clinical_table(lat)], axis=1)
+    man.to_csv(tmp/"manifest.csv", index=False)
+    oracle.to_csv(tmp/"oracle.csv", index=False)
+    lat.drop(columns=["sex", "label", "scanner"]).merge(pd.DataFrame(facts), on="patient_id").assign(
+        oedema_radii=[" ".join(f"{r:.3f}" for r in rs) for rs in radii]).to_csv(tmp/"latents.csv", index=False, float_format="%.6f")
+    return man
+
+# %% ../nbs/01_synthetic.ipynb #9ec8c2c3
 def make_cohort(out_dir,                   # cohort folder to create
                 n_patients:int|None=None,  # default: the profile's (485 for cpu/paper, 40 for smoke)
                 n_positive:int|None=None,  # default: the profile's, scaled to `n_patients`
@@ -515,31 +605,18 @@ def make_cohort(out_dir,                   # cohort folder to create
     bad = [m for m in modalities if m not in MODALITIES]
     if bad or not modalities: raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
     modalities = tuple(m for m in MODALITIES if m in modalities)
-    n = int(n_patients if n_patients is not None else prof.cohort.n_patients)
-    if n_positive is None:
-        n_positive = prof.cohort.n_positive if n_patients is None else round(n*prof.cohort.n_positive/prof.cohort.n_patients)
-    lat, radii = sample_latents(n, int(n_positive), seed, model)
+    n, n_positive = _cohort_size(prof, n_patients, n_positive)
+    lat, radii = sample_latents(n, n_positive, seed, model)
     oracle = oracle_probabilities(lat, radii, model)
     scale = prof.cohort.image_scale if acquisition == "default" else 1.0  # a clinical protocol has its own voxel size
     acq = () if acquisition == "default" else (acquisition,)  # the default cohort's jobs (and files) exactly as before
-    n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     with atomic_dir(out_dir, force=overwrite) as tmp:
         (tmp/"images").mkdir(); (tmp/"masks").mkdir()
         jobs = [(i, row, radii[i], seed, scale, modalities, str(tmp), *acq) for i, (_, row) in enumerate(lat.iterrows())]
-        if n_jobs > 1 and n > 1:
-            with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("fork")) as ex:
-                facts = list(ex.map(_write_patient, jobs, chunksize=max(1, n//(8*n_jobs))))
-        else: facts = [_write_patient(j) for j in jobs]
-        man = pd.DataFrame(dict(patient_id=lat.patient_id, label=lat.label, scanner=lat.scanner,
-                                **{f"image_{m}": [f"images/{p}_{m}.nii.gz" for p in lat.patient_id] for m in modalities},
-                                mask=[f"masks/{p}_mask.nii.gz" for p in lat.patient_id]))
-        man = pd.concat([man, clinical_table(lat)], axis=1)
-        man.to_csv(tmp/"manifest.csv", index=False)
-        oracle.to_csv(tmp/"oracle.csv", index=False)
-        lat.drop(columns=["sex", "label", "scanner"]).merge(pd.DataFrame(facts), on="patient_id").assign(
-            oedema_radii=[" ".join(f"{r:.3f}" for r in rs) for rs in radii]).to_csv(tmp/"latents.csv", index=False, float_format="%.6f")
+        facts = _render_all(jobs, n_jobs or min(2, os.cpu_count() or 1))
+        man = _write_tables(tmp, lat, radii, oracle, facts, modalities)
         save_json(tmp/"generator.json", dict(seed=int(seed), profile=prof.name, image_scale=scale, n_patients=n,
-                  n_positive=int(n_positive), modalities=list(modalities), model=to_dict(model),
+                  n_positive=n_positive, modalities=list(modalities), model=to_dict(model),
                   scanners=[to_dict(s) for s in SCANNERS], fov_mm=list(FOV_MM),
                   **({} if acquisition == "default" else dict(acquisition=to_dict(ACQUISITIONS[acquisition])))))
     return man
