@@ -43,6 +43,10 @@ def test_metrics_row_for_every_model_and_cohort(run, cohort):
                                  "specificity", "ppv", "npv"]
     models = expected_models(cohort)
     assert set(met.model) == set(models)
+    from sacroiliitis_dlr.core import model_registry
+    reg = pd.read_csv(out / "summary" / "models.csv")  # the registry the templates read: the run's models, in stage order
+    assert reg.name.tolist() == model_registry(out).name.tolist() == list(dict.fromkeys(met.model))
+    assert set(reg.kind) == {"cnn", "radiomics", "stack", "signature", "clinical", "combined"}
     assert met.groupby("model").cohort.apply(sorted).to_dict() == {m: ["test", "train"] for m in models}
     split = pd.read_csv(out / "cohort" / "split.csv")
     n = split.split.value_counts()
