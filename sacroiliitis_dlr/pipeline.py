@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/pipeline.html.md"""
 
 # %% ../nbs/30_pipeline.ipynb #9b26dcc4
 from __future__ import annotations
-import base64, copy, hashlib, html, importlib, json, os, shutil, subprocess, sys, time, uuid
+import base64, contextlib, contextvars, copy, hashlib, html, importlib, json, os, shutil, subprocess, sys, time, uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,6 +50,8 @@ class Stage:
             raise PipelineError(f"stage {self.name!r}: {self.func} is not available ({e})") from e
 
 # %% ../nbs/30_pipeline.ipynb #a45bc7e5
+_REPORT_NEEDS = ("cohort", "segmentation", "classification", "radiomics", "stacking", "combined", "summary")  # the checklist reads them all
+
 def default_stages(reports:bool=True # end with the report notebooks
                   )->tuple:
     "The pipeline's stages, in the order they run."
@@ -61,10 +63,11 @@ def default_stages(reports:bool=True # end with the report notebooks
               ("cohort", "roi")),
         Stage("radiomics", "sacroiliitis_dlr.radiomics:run_radiomics_stage", "radiomics", ("cohort", "segmentation", "roi")),
         Stage("stacking", "sacroiliitis_dlr.stacking:run_stacking_stage", "stacking", ("cohort", "classification", "radiomics")),
-        Stage("combined", "sacroiliitis_dlr.combined:run_combined_stage", "combined", ("cohort", "stacking")),
+        Stage("combined", "sacroiliitis_dlr.combined:run_combined_stage", "combined",
+              ("cohort", "classification", "radiomics", "stacking")),  # the best single base model too
         Stage("summary", run_summary_stage, "summary", ("cohort", "classification", "radiomics", "stacking", "combined")),
     )
-    if reports: stages += (Stage("reports", run_reports_stage, "reports", ("cohort", "segmentation", "summary")),)
+    if reports: stages += (Stage("reports", run_reports_stage, "reports", _REPORT_NEEDS),)
     return stages
 
 # %% ../nbs/30_pipeline.ipynb #ab993897
@@ -116,7 +119,109 @@ def _clear_tmp(run_dir, st):
     for p in Path(run_dir).glob(f"{Path(st.folder).name}.tmp-*"): shutil.rmtree(p, ignore_errors=True)
     recover_dir(Path(run_dir)/st.folder)  # a replacement killed between its two renames
 
+# %% ../nbs/30_pipeline.ipynb #073c6b2c
+_STAGE_READS = contextvars.ContextVar("stage_reads", default=None)  # (stage, run folder roots, allowed prefixes, seen)
+_RUN_FILES = ("config.json", LEDGER, "pipeline.log", ".lock", "cache")  # what every stage may read
+
+def _is_read(mode, flags)->bool:
+    if isinstance(mode, str): return not any(c in mode for c in "wax+")
+    return isinstance(flags, int) and not flags & (os.O_WRONLY | os.O_RDWR)
+
+def _undeclared(path, roots, allowed)->str|None:
+    "The part of `path` below a run folder root that no allowed prefix covers, or None."
+    p = os.path.abspath(os.fsdecode(path))
+    for root in roots:
+        if not p.startswith(root + os.sep): continue
+        rel = p[len(root) + 1:]
+        return None if any(rel == a or rel.startswith(a + os.sep) or rel.startswith(a + ".tmp-") or rel.startswith(a + ".old-")
+                           for a in allowed) else rel
+    return None
+
+def _audit_reads(event, args):
+    "The audit hook: an undeclared read under the run folder by the running stage is refused."
+    if event != "open" or (watch := _STAGE_READS.get()) is None: return
+    path, mode, flags = (tuple(args) + (None, None))[:3]
+    if not isinstance(path, (str, bytes, os.PathLike)) or not _is_read(mode, flags): return
+    stage, roots, allowed, seen = watch
+    rel = _undeclared(path, roots, allowed)
+    if rel is None: return
+    seen.append(rel)
+    raise PipelineError(f"stage {stage.name!r} read {rel}, which is not in its own folder nor in those of its needs "
+                        f"{list(stage.needs)}: declare the stage it comes from in `needs`")
+
+# %% ../nbs/30_pipeline.ipynb #90048faa
+_HOOK = []  # installed once per process (an audit hook cannot be removed)
+
+def _allowed_reads(st, by_name)->tuple:
+    "The run-folder prefixes stage `st` may read: its folder, its needs' folders and the run's own files."
+    return (st.folder, *(by_name[n].folder for n in st.needs if n in by_name), *_RUN_FILES)
+
+@contextlib.contextmanager
+def _watch_reads(run_dir, st, by_name):
+    "While the block runs, a read by this process under `run_dir` outside what `st` may read raises `PipelineError`."
+    if not _HOOK: sys.addaudithook(_audit_reads); _HOOK.append(True)
+    roots = tuple(dict.fromkeys((os.path.abspath(run_dir), os.path.realpath(run_dir))))
+    seen = []
+    token = _STAGE_READS.set((st, roots, _allowed_reads(st, by_name), seen))
+    try: yield seen
+    finally: _STAGE_READS.reset(token)
+    if seen: raise PipelineError(f"stage {st.name!r} read {seen[0]} without declaring the stage it comes from in `needs` "
+                                 f"{list(st.needs)}")
+
 # %% ../nbs/30_pipeline.ipynb #b240a3e0
+def _chosen(registry, stages)->list:
+    "The names of the stages to consider; a `PipelineError` for names the registry does not have."
+    names = [s.name for s in registry]
+    chosen = names if stages is None else list(stages)
+    unknown = [s for s in chosen if s not in names]
+    if unknown: raise PipelineError(f"unknown stage(s) {unknown}; the stages are {names}")
+    return chosen
+
+def _check_inputs(run_dir, st, by_name, led):
+    "Refuse to run `st` when a stage it reads has no outputs, or its folder holds files the package did not write."
+    from sacroiliitis_dlr.core import folder_files
+    missing = [n for n in st.needs if n in by_name and not (run_dir/by_name[n].folder).exists()]
+    if missing: raise PipelineError(f"stage {st.name!r} needs the outputs of {missing} "
+                                    f"({[by_name[n].folder for n in missing]}); run those stages first")
+    known = (led["stages"].get(st.name) or {}).get("files")  # what the package wrote there last time
+    if (run_dir/st.folder).exists() and known is not None:
+        theirs = [f for f in folder_files(run_dir/st.folder) if f not in set(known)]
+        if theirs: raise PipelineError(
+            f"stage {st.name!r}: {run_dir/st.folder} holds {len(theirs)} file(s) the package did not write "
+            f"({', '.join(theirs[:3])}{', ...' if len(theirs) > 3 else ''}); move them out of the run folder, then "
+            f"rerun: nothing was replaced")
+    return known
+
+# %% ../nbs/30_pipeline.ipynb #6bab51bb
+def _run_one(run_dir, st, by_name, led, call, head, t0):
+    "Run stage `st` (`call(func, force)` calls its function) under the read watcher; records the attempt in the ledger."
+    known = _check_inputs(run_dir, st, by_name, led)
+    func = st.resolve()
+    led["stages"][st.name] = dict(state="running", started=_now(), **({} if known is None else {"files": known}))
+    _save_ledger(run_dir, led)
+    t1 = time.monotonic()
+    try:
+        with _watch_reads(run_dir, st, by_name): call(func, (run_dir/st.folder).exists())
+    except BaseException as e:
+        try: e.pipeline_stage = st.name  # for the CLI's one-line message
+        except AttributeError: pass
+        led["stages"][st.name].update(state="failed" if isinstance(e, Exception) else "interrupted",
+                                      error=f"{type(e).__name__}: {e}"[:500])
+        _save_ledger(run_dir, led)
+        log_line(run_dir, t0, f"{head}: FAILED after {time.monotonic() - t1:.1f} s ({type(e).__name__}: {e})")
+        raise
+    if not (run_dir/st.folder).is_dir(): raise PipelineError(f"stage {st.name!r} returned without writing {run_dir/st.folder}")
+    return time.monotonic() - t1
+
+def _record_done(run_dir, st, led, tokens, config, seconds):
+    "The ledger's record of a finished stage: a new token, its configuration, its inputs' tokens, the files it wrote."
+    from sacroiliitis_dlr.core import folder_files
+    led["stages"][st.name] = dict(state="done", token=uuid.uuid4().hex, finished=_now(), config=config,
+                                  elapsed_s=round(seconds, 2), inputs={n: tokens.get(n) for n in st.needs},
+                                  files=folder_files(run_dir/st.folder))
+    _save_ledger(run_dir, led)
+
+# %% ../nbs/30_pipeline.ipynb #a530b959
 def run_stages(run_dir,                 # the run folder (made by `core.init_run`)
                registry,                # the `Stage`s, in order
                cohort=None,             # the cohort, or a zero-argument callable returning it
@@ -128,58 +233,27 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
                t0:float|None=None       # `time.monotonic()` when the run began (for the elapsed times)
               )->dict:
     "Run the stages of `registry` in order, skipping those whose outputs are up to date; returns {stage: action}."
-    from sacroiliitis_dlr.core import folder_files
     run_dir, profile, t0 = Path(run_dir), get_profile(profile), t0 or time.monotonic()
-    names = [s.name for s in registry]
-    chosen = names if stages is None else list(stages)
-    unknown = [s for s in chosen if s not in names]
-    if unknown: raise PipelineError(f"unknown stage(s) {unknown}; the stages are {names}")
-    by_name, led, actions, rerun = {s.name: s for s in registry}, read_ledger(run_dir), {}, set()
-    get_cohort = cohort if callable(cohort) else (lambda: cohort)
-    loaded, cfg = [], run_dir/"config.json"
+    chosen, by_name, led, actions, rerun = _chosen(registry, stages), {s.name: s for s in registry}, read_ledger(run_dir), {}, set()
+    get_cohort, loaded = (cohort if callable(cohort) else (lambda: cohort)), []
+    def call(func, exists):
+        if not loaded: loaded.append(get_cohort())
+        func(run_dir, loaded[0], profile, seed=seed, force=exists, quiet=quiet)
+    cfg = run_dir/"config.json"
     config = load_json(cfg).get("config_hash") if cfg.exists() else None  # each record says which configuration made it
     for i, st in enumerate(registry, 1):
         if st.name not in chosen: actions[st.name] = "not selected"; continue
         _clear_tmp(run_dir, st)
         tokens = {n: r.get("token") for n, r in led["stages"].items() if r.get("state") == "done"}
-        why = _decide(st, run_dir, led, force, rerun, tokens, config)
-        head = f"{i}/{len(registry)} {st.name}"
+        why, head = _decide(st, run_dir, led, force, rerun, tokens, config), f"{i}/{len(registry)} {st.name}"
         if why is None:
             log_line(run_dir, t0, f"{head}: skipped (outputs up to date in {st.folder}/)")
             actions[st.name] = "skipped"; continue
-        missing = [n for n in st.needs if n in by_name and not (run_dir/by_name[n].folder).exists()]
-        if missing: raise PipelineError(f"stage {st.name!r} needs the outputs of {missing} "
-                                        f"({[by_name[n].folder for n in missing]}); run those stages first")
-        known = (led["stages"].get(st.name) or {}).get("files")  # what the package wrote there last time
-        if (run_dir/st.folder).exists() and known is not None:
-            theirs = [f for f in folder_files(run_dir/st.folder) if f not in set(known)]
-            if theirs: raise PipelineError(
-                f"stage {st.name!r}: {run_dir/st.folder} holds {len(theirs)} file(s) the package did not write "
-                f"({', '.join(theirs[:3])}{', ...' if len(theirs) > 3 else ''}); move them out of the run folder, then "
-                f"rerun: nothing was replaced")
-        func = st.resolve()
-        if not loaded: loaded.append(get_cohort())
         log_line(run_dir, t0, f"{head}: running ({why})")
-        led["stages"][st.name] = dict(state="running", started=_now(), **({} if known is None else {"files": known}))
-        _save_ledger(run_dir, led)
-        t1 = time.monotonic()
-        try: func(run_dir, loaded[0], profile, seed=seed, force=(run_dir/st.folder).exists(), quiet=quiet)
-        except BaseException as e:
-            try: e.pipeline_stage = st.name  # for the CLI's one-line message
-            except AttributeError: pass
-            led["stages"][st.name].update(state="failed" if isinstance(e, Exception) else "interrupted",
-                                          error=f"{type(e).__name__}: {e}"[:500])
-            _save_ledger(run_dir, led)
-            log_line(run_dir, t0, f"{head}: FAILED after {time.monotonic() - t1:.1f} s ({type(e).__name__}: {e})")
-            raise
-        if not (run_dir/st.folder).is_dir():
-            raise PipelineError(f"stage {st.name!r} returned without writing {run_dir/st.folder}")
-        led["stages"][st.name] = dict(state="done", token=uuid.uuid4().hex, finished=_now(), config=config,
-                                      elapsed_s=round(time.monotonic() - t1, 2), inputs={n: tokens.get(n) for n in st.needs},
-                                      files=folder_files(run_dir/st.folder))
-        _save_ledger(run_dir, led)
+        seconds = _run_one(run_dir, st, by_name, led, call, head, t0)
+        _record_done(run_dir, st, led, tokens, config, seconds)
         rerun.add(st.name); actions[st.name] = "ran"
-        log_line(run_dir, t0, f"{head}: done in {time.monotonic() - t1:.1f} s")
+        log_line(run_dir, t0, f"{head}: done in {seconds:.1f} s")
     return actions
 
 # %% ../nbs/30_pipeline.ipynb #e20c93c7
@@ -235,6 +309,26 @@ def _load_cohort(path, profile=None, predictors=()):
     from sacroiliitis_dlr.data import load_cohort
     return load_cohort(path, predictors=predictors, profile=profile)
 
+def _validate_cohort(out, man, fp, profile, predictors, again:bool, t0):
+    "The validated cohort, or None when the ledger says this very cohort (same files) was validated already."
+    old = read_ledger(out)["validated"] if (out/"config.json").exists() else None
+    if not again and old and old.get("fingerprint") == fp["files"]: return None
+    log_line(None, t0, f"validating the cohort {man}")
+    cohort = _load_cohort(man, profile, predictors)  # raises CohortError with every problem
+    log_line(None, t0, f"cohort valid: {len(cohort.manifest)} patients, modalities {list(cohort.modalities)}")
+    return cohort
+
+def _open_run(out, profile, seed, replace, extra, executor, fp, man, t0)->Path:
+    "Open the run folder (config.json), record the executor and the cohort's validation in the ledger."
+    from sacroiliitis_dlr.jobs import ExecutorConfig, record_executor
+    run_dir = init_run(out, profile, seed, replace, extra=extra)
+    record_executor(run_dir, executor or ExecutorConfig())  # where this command trains: it does not change the numbers
+    led = read_ledger(run_dir); led["validated"] = dict(fingerprint=fp["files"], manifest=str(man), at=_now())
+    _save_ledger(run_dir, led)
+    log_line(run_dir, t0, f"run folder {run_dir} (profile {profile.name}, seed {seed})")
+    return run_dir
+
+# %% ../nbs/30_pipeline.ipynb #504614e8
 def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or the manifest
                  out,                  # the run folder
                  profile="cpu",        # a `Profile` or a built-in profile's name
@@ -251,25 +345,14 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
                 )->Path:
     "Run the pipeline from `cohort` into the run folder `out`; returns the run folder."
     from sacroiliitis_dlr.core import check_run_folder, run_lock
-    from sacroiliitis_dlr.jobs import ExecutorConfig, record_executor
     t0, out, profile = time.monotonic(), Path(out), get_profile(profile)
     man = manifest_path(cohort).resolve()
-    fp = cohort_fingerprint(man)
-    predictors = tuple(dict.fromkeys(predictors))
+    fp, predictors = cohort_fingerprint(man), tuple(dict.fromkeys(predictors))
     extra = dict(cohort=str(man.parent), manifest_sha256=fp["manifest"], **({"predictors": list(predictors)} if predictors else {}))
     check_run_folder(out, profile, seed, extra, force=replace)  # a file, someone else's folder, another run: refused now
-    old = read_ledger(out)["validated"] if (out/"config.json").exists() else None
-    validated = None
-    if force or replace or not old or old.get("fingerprint") != fp["files"]:
-        log_line(None, t0, f"validating the cohort {man}")
-        validated = _load_cohort(man, profile, predictors)  # raises CohortError with every problem
-        log_line(None, t0, f"cohort valid: {len(validated.manifest)} patients, modalities {list(validated.modalities)}")
+    validated = _validate_cohort(out, man, fp, profile, predictors, force or replace, t0)
     with run_lock(out):  # one run at a time in a folder
-        run_dir = init_run(out, profile, seed, replace, extra=extra)
-        record_executor(run_dir, executor or ExecutorConfig())  # where this command trains: it does not change the numbers
-        led = read_ledger(run_dir); led["validated"] = dict(fingerprint=fp["files"], manifest=str(man), at=_now())
-        _save_ledger(run_dir, led)
-        log_line(run_dir, t0, f"run folder {run_dir} (profile {profile.name}, seed {seed})")
+        run_dir = _open_run(out, profile, seed, replace, extra, executor, fp, man, t0)
         registry = registry if registry is not None else default_stages(reports)
         run_stages(run_dir, registry, (lambda: validated or _load_cohort(man, profile, predictors)), profile, seed, stages,
                    force, quiet, t0)
