@@ -85,3 +85,60 @@ def test_screenshots_are_pictures(run):
     for name in ("index", "summary"):
         img = mpimg.imread(run[0] / "screenshots" / f"{name}.png")
         assert img.shape[1] >= 1000 and img[..., :3].std() > 0.05, name  # not a blank page
+
+
+def template_functions() -> dict:
+    "The functions each report template defines (by name), from its code cells."
+    import ast
+    found = {}
+    for f in sorted((ROOT / "sacroiliitis_dlr" / "templates").glob("*.ipynb")):
+        for c in json.loads(f.read_text())["cells"]:
+            if c["cell_type"] == "code":
+                found.setdefault(f.stem, set()).update(n.name for n in ast.walk(ast.parse("".join(c["source"])))
+                                                       if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return found
+
+
+# the presentation helpers a template may keep: the package has nothing like them (issue "One home for each idea")
+TEMPLATE_HELPERS = {"cohort": {"show_plane"}, "summary": {"wide"}, "loso": {"test_scores"}}
+
+
+def test_templates_define_no_function_of_the_package():
+    import sacroiliitis_dlr._modidx as modidx
+    package = {name.rsplit(".", 1)[-1] for mod in modidx.d["syms"].values() for name in mod}
+    assert {"load_predictions", "save_report_figure", "format_ci", "table1"} <= package
+    defined = template_functions()
+    assert set(defined) >= {"cohort", "segmentation", "model", "summary", "loso"}
+    for name, funcs in defined.items():
+        assert not funcs & package, f"{name}.ipynb defines {sorted(funcs & package)}: import them from the package"
+        assert funcs <= TEMPLATE_HELPERS.get(name, set()), f"{name}.ipynb defines {sorted(funcs)}: is it in the package?"
+
+
+def shown_table(page: str, header: str):
+    "The first HTML table of `page` with a column `header`: {row name: [cell texts]}."
+    from bs4 import BeautifulSoup
+    for t in BeautifulSoup(page, "html.parser").find_all("table"):
+        if header in [th.get_text(strip=True) for th in t.find_all("th")]:
+            return {r.th.get_text(strip=True): [td.get_text(strip=True) for td in r.find_all("td")]
+                    for r in t.find("tbody").find_all("tr")}
+    raise AssertionError(f"no table with a column {header!r}")
+
+
+def test_cohort_report_shows_table1_of_the_library(run, pages):
+    import math
+    import pandas as pd
+    from sacroiliitis_dlr.data import read_split
+    from sacroiliitis_dlr.tables import GROUPS, P_COLUMNS, load_table1, table1
+    out = run[0]
+    val = json.loads((out / "cohort" / "validation.json").read_text())
+    man = pd.read_csv(val["manifest"], dtype={"patient_id": str, "sex": str})
+    t1 = table1(man, read_split(out), val["clinical_columns"])
+    pd.testing.assert_frame_equal(load_table1(out), t1)  # cohort/table1.csv where the run wrote it
+    assert len(t1) == 1 + len(val["clinical_columns"]) >= 5
+    shown = shown_table(pages["cohort"], P_COLUMNS[0])
+    assert list(shown) == list(t1.index)
+    for factor, row in t1.iterrows():
+        cells = shown[factor]
+        assert cells[:4] == [row[g] for g in GROUPS], factor
+        for text, p in zip(cells[4:], row[list(P_COLUMNS)]):
+            assert (text == "NaN") if math.isnan(p) else abs(float(text) - p) <= 5e-4, (factor, text, p)
