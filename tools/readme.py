@@ -1,12 +1,13 @@
 """Write README.md from nbs/index.ipynb: what `nbdev-readme` does, without Quarto (which cannot be installed here).
 
-Markdown cells are copied as they are, with image links made relative to the repository root (`images/x.png` in
-the notebook is `nbs/images/x.png` in the README); code cells without a `#|` directive become fenced Python blocks.
+Markdown cells are copied as they are, with image links and links to other notebooks made relative to the
+repository root (`images/x.png` and `architecture.ipynb` in the notebook are `nbs/images/x.png` and
+`nbs/architecture.ipynb` in the README); code cells without a `#|` directive become fenced Python blocks.
 
     python tools/readme.py            # writes README.md in the repository root
     python tools/readme.py --check    # exits 1 when README.md differs from what index.ipynb gives
 """
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +19,7 @@ def render(index:Path)->str:
     out = [HEADER, ""]
     for cell in json.loads(index.read_text())["cells"]:
         src = "".join(cell["source"])
-        if cell["cell_type"] == "markdown": out.append(src.replace("](images/", "](nbs/images/"))
+        if cell["cell_type"] == "markdown": out.append(re.sub(r"\]\((images/|[\w-]+\.ipynb\b)", r"](nbs/\1", src))
         elif not src.startswith("#|"): out.append("```python\n" + src + "\n```")
         out.append("")
     return "\n".join(out)
