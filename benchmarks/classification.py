@@ -28,8 +28,10 @@ from sklearn.metrics import roc_auc_score
 
 from sacroiliitis_dlr.core import get_profile, seed_everything, git_commit, read_run_profile, override, init_run
 from sacroiliitis_dlr.classification import (make_model, train_model, ROIDataset, roi_augment, class_weights,
-                                             predict_probs, torch_threads, read_split, load_rois,
-                                             inner_validation, run_classification_stage, make_toy_run)
+                                             predict_probs, torch_threads, load_rois,
+                                             inner_validation, run_classification_stage)
+from sacroiliitis_dlr.data import read_split
+from sacroiliitis_dlr.testing import make_toy_run
 
 HERE = Path(__file__).resolve().parent
 

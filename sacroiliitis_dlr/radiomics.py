@@ -61,6 +61,7 @@ def roi_mask(mask:np.ndarray,   # (X, Y, Z) SIJ mask on the patient's harmonised
     if not m.any(): m = np.ones_like(m)  # the ROI stage's fallback: the whole volume
     return roi_crop(m[None].astype(np.float32), m, affine, profile)[0] > 0.5
 
+# %% ../nbs/14_radiomics.ipynb #06628364
 def joint_masks(m:np.ndarray # bool (X, Y, Z) mask on the ROI grid
                )->dict:
     "{'left', 'right'}: the mask's two halves along x (RAS+: low x is the patient's left); an empty half becomes the whole half."
@@ -166,6 +167,7 @@ def fit_radiomics_model(X:pd.DataFrame, # training features (patients x features
     return dict(features=list(X.columns[keep]), impute=fill[keep].tolist(), mean=mean.tolist(), scale=scale.tolist(),
                 coef=clf.coef_[0].tolist(), intercept=float(np.ravel(clf.intercept_)[0]), C=float(np.ravel(clf.C_)[0]), n_train=int(len(y)))
 
+# %% ../nbs/14_radiomics.ipynb #364bff98
 def apply_radiomics_model(model:dict,     # from `fit_radiomics_model` (or its JSON)
                           X:pd.DataFrame  # features of any patients (extra columns are ignored)
                          )->np.ndarray:
@@ -180,6 +182,7 @@ def apply_radiomics_model(model:dict,     # from `fit_radiomics_model` (or its J
 # %% ../nbs/14_radiomics.ipynb #b7a9521e
 def model_name(modality:str)->str: return f"radiomics_{modality}"
 
+# %% ../nbs/14_radiomics.ipynb #1b059d7b
 def cross_validate_radiomics(features:pd.DataFrame, # all patients' features (index patient_id)
                              split:pd.DataFrame,    # the run's split.csv
                              modality:str,          # the modality whose columns are used

@@ -14,8 +14,8 @@ from pathlib import Path
 __all__ = ['SegmentationError', 'build_unet', 'crop_patch', 'PatchDataset', 'validation_split', 'train_unet', 'segment_volume',
            'segment_probability', 'postprocess_mask', 'predict_volume', 'predict_on_grid', 'voxel_spacing', 'save_mask',
            'load_mask', 'dice_hd95', 'volume_agreement', 'agreement_table', 'plot_bland_altman', 'plot_overlay',
-           'save_unet', 'load_unet', 'roi_box', 'roi_crop', 'read_split', 'image_cache', 'plot_training',
-           'run_segmentation_stage', 'predict_mask', 'run_roi_stage']
+           'save_unet', 'load_unet', 'roi_box', 'roi_crop', 'image_cache', 'plot_training', 'run_segmentation_stage',
+           'predict_mask', 'run_roi_stage']
 
 # %% ../nbs/10_segmentation.ipynb #65a2e4b1
 import numpy as np
@@ -148,6 +148,13 @@ def train_unet(train,                # (images, masks): lists of (C, X, Y, Z) fl
     return learn
 
 # %% ../nbs/10_segmentation.ipynb #6a0a1794
+def _logits(net, image, cfg, device=None):
+    device = device or next(net.parameters()).device
+    net.eval()
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].to(device)
+    return sliding_window_inference(x, roi_size=tuple(cfg.patch_size), sw_batch_size=cfg.batch_size, predictor=net,
+                                    overlap=cfg.sw_overlap, mode="gaussian")
+
 @torch.no_grad()
 def segment_volume(net:torch.nn.Module, # a trained U-Net
                    image:np.ndarray,    # float32 (C, X, Y, Z)
@@ -157,13 +164,7 @@ def segment_volume(net:torch.nn.Module, # a trained U-Net
     "The raw uint8 (X, Y, Z) label map of `image` by sliding-window inference."
     return _logits(net, image, cfg, device).argmax(1)[0].cpu().numpy().astype(np.uint8)
 
-def _logits(net, image, cfg, device=None):
-    device = device or next(net.parameters()).device
-    net.eval()
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None].to(device)
-    return sliding_window_inference(x, roi_size=tuple(cfg.patch_size), sw_batch_size=cfg.batch_size, predictor=net,
-                                    overlap=cfg.sw_overlap, mode="gaussian")
-
+# %% ../nbs/10_segmentation.ipynb #92eda26a
 @torch.no_grad()
 def segment_probability(net:torch.nn.Module, image:np.ndarray, cfg:SegmentationConfig, device=None)->np.ndarray:
     "The U-Net's float32 (X, Y, Z) SIJ probability (softmax) of `image` by sliding-window inference."
@@ -207,6 +208,7 @@ def voxel_spacing(affine:np.ndarray)->tuple:
     "Voxel size (mm) along each array axis of a 4x4 affine."
     return tuple(float(s) for s in np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(0)))
 
+# %% ../nbs/10_segmentation.ipynb #6268c36b
 def save_mask(path,                 # ends with .nii.gz
               mask:np.ndarray,      # (X, Y, Z) on the grid of `affine`
               affine:np.ndarray,    # its 4x4 voxel-to-world affine
@@ -372,6 +374,7 @@ def roi_box(mask:np.ndarray,  # (X, Y, Z); > 0 is the SIJ
     lo = np.maximum(idx.min(0) - margin, 0); hi = np.minimum(idx.max(0) + 1 + margin, mask.shape)
     return tuple(slice(int(l), int(h)) for l, h in zip(lo, hi))
 
+# %% ../nbs/10_segmentation.ipynb #9dea05a2
 def roi_crop(image:np.ndarray,  # float32 (C, X, Y, Z)
              mask:np.ndarray,   # (X, Y, Z) SIJ mask (automatic or manual)
              affine:np.ndarray, # the patient's 4x4 affine
@@ -385,14 +388,6 @@ def roi_crop(image:np.ndarray,  # float32 (C, X, Y, Z)
     return np.asarray(Resize(tuple(roi.size), mode="trilinear", anti_aliasing=True)(crop), dtype=np.float32)
 
 # %% ../nbs/10_segmentation.ipynb #5be41ce2
-def read_split(run_dir, cohort, profile="cpu", seed:int=0)->pd.DataFrame:
-    "The run's split (`run_dir/cohort/split.csv`), or `data.split_cohort` of the cohort when there is none yet."
-    from sacroiliitis_dlr.data import split_cohort
-    f = Path(run_dir) / "cohort" / "split.csv"
-    if f.exists(): return pd.read_csv(f, dtype={"patient_id": str, "scanner": str})
-    c = get_profile(profile).cohort
-    return split_cohort(cohort.manifest, test_size=c.test_size, n_folds=c.n_folds, seed=seed)
-
 def image_cache(run_dir)->Path:
     "Where a run caches decoded patient images (`data.load_patient`'s `cache_dir`)."
     return Path(run_dir) / "cache" / "images"
@@ -491,9 +486,11 @@ def _stage_figures(run_dir, cohort, pp, out):
         fig.tight_layout(); fig.savefig(figs / "training.png", dpi=120); plt.close(fig)
 
 # %% ../nbs/10_segmentation.ipynb #0c90d06c
+from .data import read_split  # the one reader of a run's split
+
 def run_segmentation_stage(run_dir,           # the run folder (made by `core.init_run`)
                            cohort,            # a `data.Cohort`
-                           profile="cpu",     # a `Profile` or a built-in profile's name
+                           profile=None,      # a `Profile` or a built-in profile's name; default: the run's own
                            seed:int=0,
                            force:bool=False,  # redo a finished stage
                            quiet:bool=False,  # no progress bars or log lines
@@ -506,8 +503,8 @@ def run_segmentation_stage(run_dir,           # the run folder (made by `core.in
     executor = executor or read_executor(run_dir)
     if executor.kind == "submitit":  # on a cluster: a GPU node, like the fold models, not where the command runs
         return run_stage_as_job(run_segmentation_stage, run_dir, "segmentation", executor, cohort, profile, seed, force, quiet=quiet)
-    profile = get_profile(profile)
-    split = read_split(run_dir, cohort, profile, seed)
+    profile = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+    split = read_split(run_dir)
     with atomic_dir(out, force=force) as tmp:
         learn, roles, train_s = _train_stage_unet(run_dir, cohort, split, profile, seed, quiet, tmp)
         net = learn.model.eval()
@@ -540,7 +537,7 @@ def predict_mask(run_dir,   # a run folder with a finished segmentation stage
 # %% ../nbs/10_segmentation.ipynb #a82721fa
 def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks` when the ROI mask source is "auto"
                   cohort,            # a `data.Cohort`
-                  profile="cpu",     # a `Profile` or a built-in profile's name
+                  profile=None,      # a `Profile` or a built-in profile's name; default: the run's own
                   seed:int=0,        # unused: cropping is deterministic (kept for the common stage signature)
                   force:bool=False,
                   quiet:bool=False
@@ -548,7 +545,8 @@ def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks
     "Crop the SIJ region of every patient's modalities into `run_dir/rois/<pid>.npz`."
     run_dir = Path(run_dir); out = run_dir / "rois"
     if out.exists() and not force: return out
-    profile = get_profile(profile); source = profile.roi.mask_source
+    profile = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+    source = profile.roi.mask_source
     if source not in ("auto", "manual"): raise SegmentationError(f"roi.mask_source must be 'auto' or 'manual', not {source!r}")
     masks = run_dir / "segmentation" / "masks"
     if source == "auto" and not masks.exists():

@@ -8,11 +8,11 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/stacking.html.md"""
 from __future__ import annotations
 import json, warnings
 from pathlib import Path
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 # %% auto #0
 __all__ = ['BASE_TABLES', 'CLINICAL_COLUMNS', 'LOGIT_EPS', 'StackingError', 'read_base_predictions', 'meta_features',
-           'demo_run_folder', 'prob_logit', 'MeanProbability', 'make_meta_learner', 'fit_meta_learner',
+           'prob_logit', 'MeanProbability', 'make_meta_learner', 'MetaLearnerFit', 'fit_meta_learner', 'StackResult',
            'stack_base_models', 'plot_meta_learners', 'base_model_info', 'ablation_subsets', 'stack_ablation',
            'base_model_weights', 'signature_vs_best', 'plot_ablation', 'apply_dlr_signature', 'run_stacking_stage']
 
@@ -21,13 +21,12 @@ import joblib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
@@ -35,7 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
-from .core import atomic_dir, get_profile, init_run, load_json, read_run_profile, save_json
+from .core import atomic_dir, get_profile, load_json, model_spec, read_run_profile, save_json
 from .metrics import auc_ci
 from .plots import OKABE_ITO, PRINT_STYLE, save_figure
 
@@ -101,56 +100,6 @@ def meta_features(preds:pd.DataFrame, # long table: patient_id, split, fold, mod
 # %% ../nbs/12_stacking.ipynb #4022f085
 CLINICAL_COLUMNS = ("age", "sex", "hla_b27", "crp", "esr", "symptom_duration", "ibp")
 
-def _demo_clinical(y, rng):
-    n = len(y)
-    crp = np.round(np.exp(rng.normal(1.2 + 0.45*y, 0.8)), 1)
-    df = pd.DataFrame(dict(
-        age=np.round(rng.normal(38 - 3*y, 10)).clip(16, 80),
-        sex=np.where(rng.random(n) < 0.45 + 0.1*y, "M", "F"),
-        hla_b27=(rng.random(n) < 0.3 + 0.3*y).astype(int),
-        crp=crp, esr=np.round(np.exp(rng.normal(2.5 + 0.15*y, 0.6))),
-        symptom_duration=np.round(np.exp(rng.normal(3.0, 0.8, n)), 1),
-        ibp=(rng.random(n) < 0.5 + 0.15*y).astype(int)))
-    for col in ("crp", "esr"): df.loc[rng.random(n) < 0.04, col] = np.nan
-    return df
-
-def _demo_split(y, test_size, n_folds, seed):
-    idx = np.arange(len(y))
-    tr, te = train_test_split(idx, test_size=test_size, stratify=y, random_state=seed)
-    fold = np.full(len(y), -1)
-    for k, (_, held) in enumerate(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(tr, y[tr])): fold[tr[held]] = k
-    return np.where(fold >= 0, "train", "test"), fold
-
-# %% ../nbs/12_stacking.ipynb #d5e10fa6
-def demo_run_folder(out,                      # run folder to create
-                    n_patients:int=160,       # patients (60% positive)
-                    seed:int=0,               # one seed for everything
-                    profile="smoke",          # profile written to config.json
-                    archs=("resnet50", "resnet101", "densenet121"),
-                    modalities=("T1WI", "FS-T2WI"),
-                    n_folds:int=5):
-    "A synthetic run folder with split.csv and an OOF base-model prediction table; returns `(run_dir, cohort)`."
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(np.r_[np.ones(round(0.6*n_patients)), np.zeros(n_patients - round(0.6*n_patients))]).astype(int)
-    pids = [f"P{i+1:04d}" for i in range(n_patients)]
-    split, fold = _demo_split(y, 0.2, n_folds, seed)
-    shared = rng.normal(0, 1, n_patients)  # imaging evidence both modalities see
-    rows = []
-    for m in modalities:
-        own = rng.normal(0, 1, n_patients)  # evidence only this modality sees
-        for a in archs:
-            score = 1.0*y + 0.35*shared + 0.5*own + rng.normal(0, 0.9, n_patients) - 0.5
-            prob = expit(1.6*score + rng.normal(0, 0.1))
-            rows.append(pd.DataFrame(dict(patient_id=pids, split=split, fold=fold, model=f"{a}_{m}", modality=m,
-                                          arch=a, prob=prob)))
-    run_dir = init_run(out, profile, seed=seed)
-    (run_dir/"cohort").mkdir(exist_ok=True); (run_dir/"classification").mkdir(exist_ok=True)
-    split_df = pd.DataFrame(dict(patient_id=pids, label=y, scanner="S1", split=split, fold=fold))
-    split_df.to_csv(run_dir/"cohort"/"split.csv", index=False)
-    pd.concat(rows).to_csv(run_dir/"classification"/"predictions.csv", index=False)
-    manifest = pd.concat([split_df[["patient_id", "label", "scanner"]], _demo_clinical(y, rng)], axis=1)
-    return run_dir, SimpleNamespace(manifest=manifest, clinical_columns=CLINICAL_COLUMNS, modalities=tuple(modalities))
-
 # %% ../nbs/12_stacking.ipynb #da760251
 LOGIT_EPS = 1e-4  # probabilities are clipped to [eps, 1 - eps] before the logit
 
@@ -160,6 +109,7 @@ def prob_logit(p # probabilities
     p = np.clip(np.asarray(p, dtype=float), LOGIT_EPS, 1 - LOGIT_EPS)
     return np.log(p/(1 - p))
 
+# %% ../nbs/12_stacking.ipynb #c1f3e94a
 class MeanProbability(ClassifierMixin, BaseEstimator):
     "Plain averaging of the base models' probabilities (no parameters to learn)."
     def fit(self, X, y):
@@ -211,6 +161,15 @@ def _tuned(name, X, y, cv_folds, seed, n_trees):
     gs = _quiet_fit(GridSearchCV(est, grid, scoring="roc_auc", cv=cv, n_jobs=1, refit=True), X, y)
     return gs.best_estimator_, {k.removeprefix("clf__"): v for k, v in gs.best_params_.items()}
 
+# %% ../nbs/12_stacking.ipynb #14bfa178
+@dataclass(frozen=True, eq=False)
+class MetaLearnerFit:
+    "One meta-learner scored by nested cross-validation and tuned on the whole training cohort (`fit_meta_learner`)."
+    name: str        # the learner's name
+    model: object    # the learner tuned on all of the training cohort (predicts the test cohort)
+    params: dict     # its tuned parameters (grid names without the pipeline prefix)
+    oof: pd.Series   # nested-CV out-of-fold meta-probabilities of the training patients, indexed by patient_id
+
 # %% ../nbs/12_stacking.ipynb #6b4ebd2e
 def fit_meta_learner(name:str,           # meta-learner name
                      X:pd.DataFrame,     # training meta-features (OOF probabilities)
@@ -218,8 +177,8 @@ def fit_meta_learner(name:str,           # meta-learner name
                      cv_folds:int=5,     # outer and inner CV folds
                      seed:int=0,
                      n_trees:int=200
-                    )->SimpleNamespace:
-    "Nested-CV OOF meta-probabilities, then the learner tuned on all of `X`: `(model, params, oof)`."
+                    )->MetaLearnerFit:
+    "Nested-CV OOF meta-probabilities, then the learner tuned on all of `X`."
     X, y = X.astype(float), np.asarray(y).astype(int)
     oof = np.full(len(y), np.nan)
     outer = StratifiedKFold(cv_folds, shuffle=True, random_state=seed + 1)
@@ -227,7 +186,17 @@ def fit_meta_learner(name:str,           # meta-learner name
         model, _ = _tuned(name, X.iloc[tr], y[tr], cv_folds, seed, n_trees)
         oof[held] = model.predict_proba(X.iloc[held])[:, 1]
     model, params = _tuned(name, X, y, cv_folds, seed, n_trees)
-    return SimpleNamespace(name=name, model=model, params=params, oof=pd.Series(oof, index=X.index, name=name))
+    return MetaLearnerFit(name=name, model=model, params=params, oof=pd.Series(oof, index=X.index, name=name))
+
+# %% ../nbs/12_stacking.ipynb #319311fe
+@dataclass(frozen=True, eq=False)
+class StackResult:
+    "Every meta-learner of `stack_base_models`, their probabilities and models, and the one selected."
+    table: pd.DataFrame   # learner, params, cv_auc[_lo/_hi], test_auc[_lo/_hi] (with test labels), selected
+    oof: pd.DataFrame     # training patients x learners: nested-CV out-of-fold probabilities
+    test: pd.DataFrame    # test patients x learners: probabilities of the learners tuned on the training cohort
+    models: dict          # learner name -> fitted model
+    selected: str         # the learner with the highest CV AUC: the DLR signature
 
 # %% ../nbs/12_stacking.ipynb #dbf21dc3
 def stack_base_models(X_train:pd.DataFrame, # OOF meta-features
@@ -236,7 +205,7 @@ def stack_base_models(X_train:pd.DataFrame, # OOF meta-features
                       learners=("logistic", "average"), # meta-learner names
                       cv_folds:int=5, seed:int=0, n_trees:int=200,
                       y_test=None,          # test labels: only to report test AUCs, never used to fit or choose
-                      quiet:bool=True)->SimpleNamespace:
+                      quiet:bool=True)->StackResult:
     "Fit every meta-learner; return the table, the OOF/test probabilities, the fitted models and the selected name."
     rows, fits, test_prob = [], {}, {}
     for name in learners:
@@ -253,8 +222,8 @@ def stack_base_models(X_train:pd.DataFrame, # OOF meta-features
     table = pd.DataFrame(rows)
     selected = table.learner[table.cv_auc.idxmax()]  # idxmax: first of equal maxima
     table["selected"] = table.learner == selected
-    return SimpleNamespace(table=table, oof=pd.DataFrame({n: f.oof for n, f in fits.items()}),
-                           test=pd.DataFrame(test_prob), models={n: f.model for n, f in fits.items()}, selected=selected)
+    return StackResult(table=table, oof=pd.DataFrame({n: f.oof for n, f in fits.items()}),
+                       test=pd.DataFrame(test_prob), models={n: f.model for n, f in fits.items()}, selected=selected)
 
 # %% ../nbs/12_stacking.ipynb #6dd3a893
 def plot_meta_learners(table:pd.DataFrame, # `meta_learners.csv` (learner, cv_auc[_lo/_hi], test_auc[_lo/_hi], selected)
@@ -274,14 +243,18 @@ def plot_meta_learners(table:pd.DataFrame, # `meta_learners.csv` (learner, cv_au
     return fig
 
 # %% ../nbs/12_stacking.ipynb #58d339de
-def base_model_info(preds:pd.DataFrame # the long base-model table (`read_base_predictions`)
+def base_model_info(preds:pd.DataFrame, # the long base-model table (`read_base_predictions`)
+                    registry=None       # `core.model_registry` (or `ModelSpec`s): used when the table has no modality/arch
                    )->pd.DataFrame:
-    "model, modality, arch of every base model (from the table's columns, else from `<arch>_<modality>` names)."
+    "model, modality, arch of every base model (from the table's columns, else from the run's model registry)."
     models = sorted(preds.model.unique())
     if {"modality", "arch"} <= set(preds.columns):
         return preds.drop_duplicates("model").set_index("model").loc[models, ["modality", "arch"]].reset_index()
-    return pd.DataFrame(dict(model=models, modality=[m.split("_", 1)[-1] for m in models], arch=[m.split("_", 1)[0] for m in models]))
+    if registry is None: raise StackingError("the prediction table has no modality/arch columns: pass the run's model registry")
+    specs = [model_spec(registry, m) for m in models]
+    return pd.DataFrame(dict(model=models, modality=[s.modality for s in specs], arch=[s.architecture for s in specs]))
 
+# %% ../nbs/12_stacking.ipynb #aa28493f
 def ablation_subsets(info:pd.DataFrame # from `base_model_info`
                     )->list:
     "(subset name, kind, base models) of the stack refits: all, without each modality, CNNs/radiomics, without each model."
@@ -373,9 +346,36 @@ def apply_dlr_signature(run_dir,        # a run folder with a finished stacking 
     return float(joblib.load(folder/"dlr_signature.joblib").predict_proba(X)[:, 1][0])
 
 # %% ../nbs/12_stacking.ipynb #172587df
+def _stacking_inputs(run_dir):
+    "The base-model table, the meta-feature matrices and the labels of a run (`meta_features` checks them)."
+    split, base = read_split(run_dir), read_base_predictions(run_dir)
+    X_train, X_test = meta_features(base, split)
+    labels = split.set_index("patient_id").label
+    return base, X_train, X_test, labels.loc[X_train.index].values, labels.loc[X_test.index].values
+
 def _long(probs, split_name):
     return probs.rename_axis("patient_id").reset_index().melt("patient_id", var_name="learner", value_name="prob").assign(split=split_name)
 
+def _write_predictions(folder, res:StackResult):
+    "predictions.csv (every stack and the signature), dlr_signature.csv and the fitted models."
+    long = pd.concat([_long(res.oof, "train"), _long(res.test, "test")])
+    sig = long[long.learner == res.selected].assign(model="dlr_signature")
+    preds = pd.concat([long.assign(model="stack_" + long.learner), sig])[["patient_id", "split", "model", "prob"]]
+    preds.to_csv(folder/"predictions.csv", index=False)
+    sig.assign(logit=prob_logit(sig.prob))[["patient_id", "split", "prob", "logit"]].to_csv(folder/"dlr_signature.csv", index=False)
+    (folder/"models").mkdir()
+    for name, model in res.models.items(): joblib.dump(model, folder/"models"/f"{name}.joblib")
+    joblib.dump(res.models[res.selected], folder/"dlr_signature.joblib")
+
+def _selection(res:StackResult, X_train, X_test, cfg, seed)->dict:
+    "What selection.json records: the rule, the choice and what it was chosen on."
+    row = res.table.set_index("learner").loc[res.selected]
+    return dict(rule="highest nested-CV AUC on the training cohort (ties: first in profile order)",
+                selected=res.selected, params=json.loads(row.params), cv_auc=row.cv_auc, base_models=list(X_train.columns),
+                learners=list(cfg.learners), cv_folds=cfg.cv_folds, seed=seed, logit_eps=LOGIT_EPS,
+                n_train=len(X_train), n_test=len(X_test))
+
+# %% ../nbs/12_stacking.ipynb #7c0b6dfa
 def run_stacking_stage(run_dir,          # the run folder
                        cohort=None,      # the cohort (unused: labels come from cohort/split.csv)
                        profile=None,     # a `Profile` or its name (default: the run's)
@@ -387,11 +387,7 @@ def run_stacking_stage(run_dir,          # the run folder
     run_dir = Path(run_dir); out = run_dir/"stacking"
     if out.exists() and not force: return out
     cfg = (get_profile(profile) if profile is not None else read_run_profile(run_dir)).stacking
-    split = read_split(run_dir)
-    base = read_base_predictions(run_dir)
-    X_train, X_test = meta_features(base, split)
-    labels = split.set_index("patient_id").label
-    y_train, y_test = labels.loc[X_train.index].values, labels.loc[X_test.index].values
+    base, X_train, X_test, y_train, y_test = _stacking_inputs(run_dir)
     res = stack_base_models(X_train, y_train, X_test, cfg.learners, cfg.cv_folds, seed,
                             cfg.n_trees, y_test=y_test, quiet=quiet)
     info = base_model_info(base)
@@ -400,23 +396,11 @@ def run_stacking_stage(run_dir,          # the run folder
     versus = signature_vs_best(X_train, y_train, X_test, y_test, res.oof[res.selected], res.test[res.selected])
     with atomic_dir(out, force) as tmp:
         res.table.to_csv(tmp/"meta_learners.csv", index=False)
-        long = pd.concat([_long(res.oof, "train"), _long(res.test, "test")])
-        sig = long[long.learner == res.selected].assign(model="dlr_signature")
-        preds = pd.concat([long.assign(model="stack_" + long.learner), sig])[["patient_id", "split", "model", "prob"]]
-        preds.to_csv(tmp/"predictions.csv", index=False)
-        sig.assign(logit=prob_logit(sig.prob))[["patient_id", "split", "prob", "logit"]].to_csv(tmp/"dlr_signature.csv", index=False)
-        (tmp/"models").mkdir()
-        for name, model in res.models.items(): joblib.dump(model, tmp/"models"/f"{name}.joblib")
-        joblib.dump(res.models[res.selected], tmp/"dlr_signature.joblib")
-        fig = plot_meta_learners(res.table); save_figure(fig, tmp/"figures"/"meta_learners"); plt.close(fig)
+        _write_predictions(tmp, res)
         ablation.to_csv(tmp/"ablation.csv", index=False)
         weights.to_csv(tmp/"weights.csv", index=False)
         versus.to_csv(tmp/"signature_vs_best.csv", index=False)
+        fig = plot_meta_learners(res.table); save_figure(fig, tmp/"figures"/"meta_learners"); plt.close(fig)
         fig = plot_ablation(ablation); save_figure(fig, tmp/"figures"/"ablation"); plt.close(fig)
-        row = res.table.set_index("learner").loc[res.selected]
-        save_json(tmp/"selection.json", dict(
-            rule="highest nested-CV AUC on the training cohort (ties: first in profile order)",
-            selected=res.selected, params=json.loads(row.params), cv_auc=row.cv_auc, base_models=list(X_train.columns),
-            learners=list(cfg.learners), cv_folds=cfg.cv_folds, seed=seed, logit_eps=LOGIT_EPS,
-            n_train=len(X_train), n_test=len(X_test)))
+        save_json(tmp/"selection.json", _selection(res, X_train, X_test, cfg, seed))
     return out
