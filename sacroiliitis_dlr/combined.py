@@ -76,6 +76,7 @@ def fit_clinical_encoder(train:pd.DataFrame # raw clinical columns of the traini
     return dict(policy="missing numeric -> training median; missing binary/categorical -> training mode "
                        "(fitted on the training cohort only)", columns=cols)
 
+# %% ../nbs/13_combined.ipynb #a9bf46ae
 def encode_clinical(df:pd.DataFrame, # raw clinical columns (any cohort, or one new patient)
                     encoder:dict     # from `fit_clinical_encoder`
                    )->pd.DataFrame:
@@ -109,6 +110,7 @@ def fit_logit(X:pd.DataFrame, # design matrix (no constant)
             warnings.warn(f"{name} on {list(X.columns)}: {w.message}")
     return res
 
+# %% ../nbs/13_combined.ipynb #83bd47ab
 def odds_ratio_table(res,        # a fitted statsmodels Logit
                      alpha=0.05  # 1 - confidence level
                     )->pd.DataFrame:
@@ -118,6 +120,7 @@ def odds_ratio_table(res,        # a fitted statsmodels Logit
                              p=res.pvalues.values, odds_ratio=np.exp(res.params.values), or_lo=np.exp(ci[0].values),
                              or_hi=np.exp(ci[1].values))).reset_index(drop=True)
 
+# %% ../nbs/13_combined.ipynb #40bf3bab
 def univariable_table(X:pd.DataFrame, # encoded clinical factors of the training cohort
                       y               # training labels
                      )->pd.DataFrame:
@@ -147,6 +150,7 @@ def backward_aic(X:pd.DataFrame, # encoded factors
         steps.append(dict(step=len(steps), removed=drop, aic=aic, terms=", ".join(current)))
     return current, pd.DataFrame(steps)
 
+# %% ../nbs/13_combined.ipynb #c54035f1
 @dataclass(frozen=True)
 class ClinicalSelection:
     "The clinical factors chosen for the clinical and combined models, with every table of how."
@@ -206,6 +210,7 @@ def nomogram_scales(coefs:pd.DataFrame, # model coefficient table
     return NomogramScales(terms=terms, coef=b, ranges=ranges, lo=lo, unit=unit, intercept=float(b.get("const", 0.0) + sum(lo.values())),
                            max_total=float(sum(span.values())/unit))
 
+# %% ../nbs/13_combined.ipynb #b7279242
 def nomogram_points(scales, # from `nomogram_scales`
                     values:dict # term -> value for one patient
                    )->float:
@@ -338,6 +343,7 @@ def _safe_figures(fit, folder):
     except (MetricsError, ValueError, np.linalg.LinAlgError) as e: warnings.warn(f"combined-stage figures incomplete: {e}")
     finally: plt.close("all")
 
+# %% ../nbs/13_combined.ipynb #51d7d5c6
 _BEST_RULE = "highest out-of-fold AUC on the training cohort"
 
 def _write_combined(tmp, fit, cmp, p_enter):
@@ -413,6 +419,7 @@ def load_patient_files(run_dir,               # a run folder with a finished seg
     return load_patient(Cohort(Path(".").resolve(), pd.DataFrame([row]), modalities, ()), str(patient_id),
                         spacing=run_spacing(run_dir))
 
+# %% ../nbs/13_combined.ipynb #eac76933
 def predict_patient(run_dir,      # a finished run folder
                     images,       # a `data.PatientImages`, or {modality: NIfTI path}
                     clinical:dict,# {clinical column: value}; None where unknown (imputed as in training)

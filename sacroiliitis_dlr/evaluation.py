@@ -80,6 +80,7 @@ def cohort_metrics(y,      # 0/1 outcome of one cohort
     bm = binary_metrics(y, s, cutoff) if np.isfinite(cutoff) else {}
     return dict(n=len(y), auc=auc, auc_lo=lo, auc_hi=hi, **{k: float(bm.get(k, np.nan)) for k in METRIC_COLUMNS[6:]})
 
+# %% ../nbs/22_evaluation.ipynb #c5fdc71b
 def model_metrics(preds:pd.DataFrame # long: model, split, label, prob (`load_predictions`)
                  )->tuple[pd.DataFrame, pd.DataFrame]:
     "Metrics per model and cohort at the train-chosen cut-off (`METRIC_COLUMNS`), and the cut-offs (model, cutoff, rule)."
@@ -105,6 +106,7 @@ def delong_cohort(preds:pd.DataFrame, # long: patient_id, model, split, label, p
     y = p.drop_duplicates("patient_id").set_index("patient_id").label.loc[wide.index]
     return delong_matrix(y.values, {m: wide[m].values for m in wide.columns}, adjust=adjust)
 
+# %% ../nbs/22_evaluation.ipynb #29229c6c
 def delong_table(preds:pd.DataFrame # long: patient_id, model, split, label, prob
                 )->pd.DataFrame:
     "Pairwise DeLong p-values (raw and Holm-adjusted) between all models, per cohort (with its n)."
@@ -136,6 +138,7 @@ def calibration_row(y, # 0/1 outcome of one cohort
             row["brier"] = float(np.mean((p - y)**2)); notes.append(f"calibration fit: {e}")
     return {k: row.get(k, np.nan) for k in CALIBRATION_COLUMNS[:-1]} | dict(note="; ".join(notes))
 
+# %% ../nbs/22_evaluation.ipynb #94fffc61
 def calibration_table(preds:pd.DataFrame # long: model, split, label, prob
                      )->pd.DataFrame:
     "`calibration_row` per model and cohort: model, cohort, n and `CALIBRATION_COLUMNS`."
@@ -193,6 +196,7 @@ def comparison_metrics(preds:pd.DataFrame # long: model, split, label, prob
         cal.drop(columns="n"), on=["model", "cohort"], how="left")
     return out[COMPARISON_COLUMNS]
 
+# %% ../nbs/22_evaluation.ipynb #33964200
 def compare_models(y_train, y_test,     # labels of the two cohorts
                    train_scores:dict,   # model -> probabilities on the training cohort (cut-offs are chosen here)
                    test_scores:dict,    # model -> probabilities on the test cohort
