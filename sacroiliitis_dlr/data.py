@@ -34,12 +34,15 @@ class CohortError(ValueError):
         head = f"{source}: " if source else ""
         super().__init__(f"{head}{len(self.problems)} problem(s) found:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
+# %% ../nbs/02_data.ipynb #19824d9b
 CLINICAL_RANGES = {  # column: (kind, allowed, may be missing)
     "age": ("number", (0, 120), False), "sex": ("category", ("F", "M"), False), "hla_b27": ("category", (0, 1), False),
     "crp": ("number", (0, 500), True), "esr": ("number", (0, 200), True),
     "symptom_duration": ("number", (0, 1200), False), "ibp": ("category", (0, 1), False)}
 CLINICAL_LABELS = {"age": "Age (years)", "sex": "Sex", "hla_b27": "HLA-B27", "crp": "CRP (mg/L)", "esr": "ESR (mm/h)",
                    "symptom_duration": "Symptom duration (months)", "ibp": "Inflammatory back pain"}  # for tables and figures
+
+# %% ../nbs/02_data.ipynb #1e7ce159
 _STRUCTURAL = ("patient_id", "label", "scanner", "mask")
 
 @dataclass
@@ -467,6 +470,7 @@ def make_plan(fingerprint:dict, # from `dataset_fingerprint`
                 patch_size_voxels=patch, patch_mm=[round(n*s, 2) for n, s in zip(patch, sp or med)],
                 roi_margin_mm=prof.roi.margin_mm)
 
+# %% ../nbs/02_data.ipynb #0e51e63f
 def run_spacing(run_dir # a run folder
                )->tuple|None:
     "The target spacing (mm) of the run's `cohort/plan.json`, or None (no plan, or native grids): what `load_patient` takes."
@@ -525,12 +529,14 @@ class PatientDataset:
         if p.mask is not None: d["mask"] = p.mask[None]
         return self.transform(d) if self.transform is not None else d
 
+# %% ../nbs/02_data.ipynb #afb05c8a
 def cache_cohort(cohort:Cohort, cache_dir, patient_ids=None, n_threads:int=2)->Path:
     "Harmonise every patient once into `cache_dir`."
     ids = list(patient_ids if patient_ids is not None else cohort.manifest.patient_id)
     with ThreadPoolExecutor(n_threads) as ex: list(ex.map(lambda p: load_patient(cohort, p, cache_dir), ids))
     return Path(cache_dir)
 
+# %% ../nbs/02_data.ipynb #e49386a8
 def validation_summary(cohort:Cohort)->dict:
     "Counts a run records about its cohort: patients, positives, per scanner, masks, missing clinical values."
     m = cohort.manifest
@@ -542,10 +548,10 @@ def validation_summary(cohort:Cohort)->dict:
 # %% ../nbs/02_data.ipynb #e845a43c
 def read_split(run_dir # a run folder whose cohort stage has run
               )->pd.DataFrame:
-    "The run's `cohort/split.csv` (patient_id, label, scanner, split, fold), patient IDs as strings."
+    "The run's `cohort/split.csv` (patient_id, label, scanner, split, fold), patient IDs and scanners as strings."
     path = Path(run_dir)/"cohort"/"split.csv"
     if not path.exists(): raise CohortError(["the file is missing: run the cohort stage first"], source=path)
-    split = pd.read_csv(path, dtype={"patient_id": str})
+    split = pd.read_csv(path, dtype={"patient_id": str, "scanner": str})  # as the manifest reads them
     missing = {"patient_id", "label", "split", "fold"} - set(split.columns)
     if missing: raise CohortError([f"missing column(s) {sorted(missing)}"], source=path)
     return split
