@@ -15,17 +15,6 @@ from .core import PROFILES, get_profile, profile_to_json
 __all__ = ['build_parser', 'main']
 
 # %% ../nbs/40_cli.ipynb #db7519d4
-def _cmd_profile(args):
-    "Print a built-in profile as JSON."
-    print(profile_to_json(get_profile(args.name)))
-    return 0
-
-def _profile(args):
-    "The `--profile`, with `--n-folds` and `--test-size` when given (they are part of the run's configuration)."
-    from sacroiliitis_dlr.core import override
-    changes = {k: v for k, v in dict(cohort__n_folds=args.n_folds, cohort__test_size=args.test_size).items() if v is not None}
-    return override(get_profile(args.profile), **changes) if changes else get_profile(args.profile)
-
 def _cmd_synth(args):
     "Write the synthetic cohort."
     from sacroiliitis_dlr.synthetic import make_cohort
@@ -33,6 +22,21 @@ def _cmd_synth(args):
     man = make_cohort(args.out, seed=args.seed, profile=args.profile, overwrite=args.force, acquisition=args.acquisition, **kw)
     print(f"wrote {len(man)} patients to {args.out}")
     return 0
+
+def _cmd_import_dicom(args):
+    "Convert a DICOM folder into a de-identified NIfTI cohort with manifest.csv."
+    from sacroiliitis_dlr.dicom import import_dicom
+    man = import_dicom(args.dicom_dir, args.out, args.id_map, clinical=args.clinical, rules=args.rules, force=args.force)
+    print(f"wrote {len(man)} patients ({', '.join(c[len('image_'):] for c in man.columns if c.startswith('image_'))}) to {args.out}; "
+          f"ID map: {args.id_map}" + ("" if args.clinical else "; no --clinical table: fill in the manifest's label column before `run`"))
+    return 0
+
+# %% ../nbs/40_cli.ipynb #f67e9d20
+def _profile(args):
+    "The `--profile`, with `--n-folds` and `--test-size` when given (they are part of the run's configuration)."
+    from sacroiliitis_dlr.core import override
+    changes = {k: v for k, v in dict(cohort__n_folds=args.n_folds, cohort__test_size=args.test_size).items() if v is not None}
+    return override(get_profile(args.profile), **changes) if changes else get_profile(args.profile)
 
 def _cmd_validate(args):
     "Validate a cohort manifest for a run at `--profile`; a `CohortError` (non-zero exit) lists every problem."
@@ -60,14 +64,7 @@ def _cmd_run(args):
         run_loso(args.out, force=args.force, quiet=args.quiet, reports=not args.no_reports)
     return 0
 
-def _cmd_import_dicom(args):
-    "Convert a DICOM folder into a de-identified NIfTI cohort with manifest.csv."
-    from sacroiliitis_dlr.dicom import import_dicom
-    man = import_dicom(args.dicom_dir, args.out, args.id_map, clinical=args.clinical, rules=args.rules, force=args.force)
-    print(f"wrote {len(man)} patients ({', '.join(c[len('image_'):] for c in man.columns if c.startswith('image_'))}) to {args.out}; "
-          f"ID map: {args.id_map}" + ("" if args.clinical else "; no --clinical table: fill in the manifest's label column before `run`"))
-    return 0
-
+# %% ../nbs/40_cli.ipynb #b7b2d3bc
 def _cmd_predict(args):
     "Apply a finished run to one new patient."
     from sacroiliitis_dlr.predict import format_prediction, parse_pairs, predict_new_patient
@@ -81,6 +78,11 @@ def _cmd_report(args):
     "Re-execute the report notebooks of a finished run."
     from sacroiliitis_dlr.pipeline import render_reports
     render_reports(args.run_dir)
+    return 0
+
+def _cmd_profile(args):
+    "Print a built-in profile as JSON."
+    print(profile_to_json(get_profile(args.name)))
     return 0
 
 # %% ../nbs/40_cli.ipynb #fa926c16

@@ -143,6 +143,7 @@ def read_id_map(path # the ID map CSV (original_id, patient_id), or a path that 
     if list(m.columns) != ["original_id", "patient_id"]: raise DicomImportError([f"id map: expected columns original_id, patient_id, found {list(m.columns)}"], str(path))
     return dict(zip(m.original_id, m.patient_id))
 
+# %% ../nbs/04_dicom.ipynb #fc61a7ac
 def pseudonymise(ids,              # DICOM PatientIDs
                  known:dict=None,  # an earlier mapping, kept (the same patient keeps the same pseudonym)
                  prefix:str="SIJ"  # pseudonyms are prefix + a 4-digit number

@@ -91,6 +91,7 @@ def deal(items:list, # what the jobs do, e.g. (arch, modality, fold) of each fol
     "`items` dealt round-robin into at most `n` non-empty lists, in order."
     return [items[i::n] for i in range(min(n, len(items)))]
 
+# %% ../nbs/03_jobs.ipynb #2af5f5e9
 def visible_gpus()->tuple:
     "The CUDA indices of the GPUs this process may use (`CUDA_VISIBLE_DEVICES`, else every device)."
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -113,6 +114,7 @@ def gpu_slots(n_jobs:int,        # jobs on this machine
                        f"raise jobs_per_gpu (if they fit in memory) or ask for fewer jobs")
     return [gpus[j % len(gpus)] for j in range(n_jobs)]
 
+# %% ../nbs/03_jobs.ipynb #fd852905
 def job_count(cfg:ExecutorConfig, cluster:str, # the submitit cluster the jobs go to
               n_items:int,   # fold models to train
               n_local:int,   # jobs on this machine without a GPU (`classification.n_jobs`)
@@ -148,6 +150,7 @@ def submitit_parameters(cfg:ExecutorConfig, name:str="sacroiliitis-dlr")->dict:
                   **({"gpus_per_node": cfg.gpus_per_job} if cfg.gpus_per_job else {}))
     return {k: v for k, v in {**params, **cfg.parameters}.items() if v is not None}
 
+# %% ../nbs/03_jobs.ipynb #1458c1bf
 def make_executor(folder, cfg:ExecutorConfig, name:str="sacroiliitis-dlr"):
     "A submitit `AutoExecutor` with the settings of `cfg`; its scripts and logs go to `folder`."
     import submitit
@@ -165,6 +168,7 @@ def submit_jobs(ex, calls:list, gpus:list|None=None)->list:
         jobs.append(ex.submit(call))
     return jobs
 
+# %% ../nbs/03_jobs.ipynb #9504d9ad
 def _last_error(e:Exception)->str:
     "The last line of a job's traceback (submitit adds the log paths after it)."
     lines = [l for l in str(e).split("You can check full logs")[0].splitlines() if l.strip(" -")]

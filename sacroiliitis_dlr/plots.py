@@ -76,6 +76,7 @@ def save_report_figure(fig,          # a matplotlib Figure (or an Axes of one)
     Path(fig_dir).mkdir(parents=True, exist_ok=True)
     return save_figure(fig, Path(fig_dir)/name, dpi=dpi)
 
+# %% ../nbs/21_plots.ipynb #b60e3447
 def format_ci(estimate, lo, hi,  # an estimate and its confidence limits
               digits:int=3)->str:
     "`'0.912 (0.871-0.953)'`; `'-'` when the estimate is missing."
