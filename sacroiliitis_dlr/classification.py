@@ -14,10 +14,10 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'count_parameters', 'roi_augment', 'load_rois',
-           'make_toy_run', 'ROIDataset', 'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner',
-           'predict_probs', 'train_model', 'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold',
-           'cross_validate', 'base_model_metrics', 'gradcam_layer', 'gradcam_maps', 'plot_gradcam',
-           'train_folds_parallel', 'train_folds_submitit', 'run_classification_stage', 'predict_base_models']
+           'ROIDataset', 'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner', 'predict_probs',
+           'train_model', 'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold', 'cross_validate',
+           'base_model_metrics', 'gradcam_layer', 'gradcam_maps', 'plot_gradcam', 'train_folds_parallel',
+           'train_folds_submitit', 'run_classification_stage', 'predict_base_models']
 
 # %% ../nbs/11_classification.ipynb #654c4bf3
 import numpy as np
@@ -44,16 +44,16 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from .metrics import auc_ci, youden_cutoff, binary_metrics
 from .core import (Profile, get_profile, seed_everything, choose_device, config_hash, to_dict,
-                                   from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile,
-                                   init_run)
+                                   from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile)
 from .jobs import (ExecutorConfig, ResumableJob, deal, gpu_slots, job_count, make_executor,
                                    read_executor, submit_jobs, visible_gpus, wait_jobs)
 
 # %% ../nbs/11_classification.ipynb #08f8794c
-ARCHS = ("resnet50", "resnet101", "densenet121")
-
 class ClassificationError(ValueError):
     "A classification input (ROI, split, checkpoint) is missing or inconsistent; the message names it."
+
+# %% ../nbs/11_classification.ipynb #45a9df2d
+ARCHS = ("resnet50", "resnet101", "densenet121")
 
 class _FlexAvgPool(nn.Module):
     "2x2x2 average pooling with stride 2 that leaves axes of length 1 unpooled."
@@ -63,7 +63,6 @@ class _FlexAvgPool(nn.Module):
 
 def _width(n, scale, floor): return max(floor, int(round(n * scale)))
 
-# %% ../nbs/11_classification.ipynb #45a9df2d
 def make_model(arch:str,        # "resnet50", "resnet101" or "densenet121"
                profile="cpu",   # a `Profile` or a built-in profile's name; its `classification` section sets width and stride
               )->nn.Module:
@@ -83,6 +82,7 @@ def make_model(arch:str,        # "resnet50", "resnet101" or "densenet121"
         return net
     raise ClassificationError(f"Unknown architecture {arch!r}: choose one of {ARCHS}")
 
+# %% ../nbs/11_classification.ipynb #3725a440
 def count_parameters(model:nn.Module)->int:
     "Number of trainable parameters."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -126,51 +126,6 @@ def load_rois(run_dir,      # the run folder
                                   + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
     return np.stack(images), modalities
 
-# %% ../nbs/11_classification.ipynb #b4b46e9e
-def _stratified_split(labels, test_size, n_folds, seed):
-    from sklearn.model_selection import StratifiedKFold
-    idx = np.arange(len(labels))
-    tr, te = train_test_split(idx, test_size=test_size, stratify=labels, random_state=seed)
-    fold = np.full(len(labels), -1)
-    for k, (_, held) in enumerate(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(tr, labels[tr])):
-        fold[tr[held]] = k
-    return np.where(np.isin(idx, te), "test", "train"), fold
-
-def make_toy_run(run_dir,              # the run folder to create
-                 profile="smoke",      # sets the ROI size and the number of patients
-                 seed:int=0,
-                 n_patients:int|None=None, # default: profile.cohort.n_patients
-                 strength:float=1.0,   # lesion contrast in noise standard deviations
-                 modalities=("T1WI", "FS-T2WI"),
-                )->Path:
-    "A run folder with `config.json`, `cohort/split.csv` and toy `rois/<pid>.npz` (tests and benchmarks)."
-    from scipy.ndimage import gaussian_filter
-    p = get_profile(profile); rng = np.random.default_rng(seed)
-    n = n_patients or p.cohort.n_patients
-    n_pos = int(round(n * p.cohort.n_positive / p.cohort.n_patients))
-    labels = rng.permutation(np.r_[np.ones(n_pos, int), np.zeros(n - n_pos, int)])
-    run_dir = init_run(run_dir, p, seed, force=True, extra={"cohort": "toy"})
-    ids = [f"P{i+1:04d}" for i in range(n)]
-    split, fold = _stratified_split(labels, p.cohort.test_size, p.cohort.n_folds, seed)
-    (run_dir/"cohort").mkdir(exist_ok=True)
-    pd.DataFrame(dict(patient_id=ids, label=labels, scanner=rng.choice(["S1", "S2", "S3"], n), split=split, fold=fold)
-                ).to_csv(run_dir/"cohort"/"split.csv", index=False)
-    X, Y, Z = p.roi.size
-    gx, gy, gz = np.meshgrid(np.arange(X) / X, np.arange(Y) / Y, np.arange(Z) / Z, indexing="ij")  # 0-1 per axis
-    joints = sum(np.exp(-((gx - c)**2) / (2 * (1 / 16)**2)) for c in (0.3, 0.7))
-    (run_dir/"rois").mkdir(exist_ok=True)
-    for pid, y in zip(ids, labels):
-        img = []
-        amp = strength * rng.uniform(0.4, 1.6) if y else strength * 0.5 * rng.uniform(0, 1) * (rng.random() < 0.2)
-        cx, cy, cz = rng.choice([0.3, 0.7]) + rng.normal(0, 0.05), rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7)
-        r = rng.uniform(0.05, 0.1)
-        blob = np.exp(-((gx - cx)**2 + ((gy - cy) / 2)**2 + (gz - cz)**2) / (2 * r**2))
-        for sign in (-0.5, 1.0)[:len(modalities)]:
-            noise = gaussian_filter(rng.normal(size=(X, Y, Z)), 1.0); noise /= noise.std()
-            img.append(noise + 1.5 * joints + sign * amp * 3 * blob)
-        np.savez(run_dir/"rois"/f"{pid}.npz", image=np.stack(img).astype(np.float32), modalities=np.array(modalities))
-    return run_dir
-
 # %% ../nbs/11_classification.ipynb #ab05af00
 class ROIDataset(torch.utils.data.Dataset):
     "One-channel ROIs and labels, optionally augmented."
@@ -186,6 +141,7 @@ class ROIDataset(torch.utils.data.Dataset):
         x = self.images[i] if self.transform is None else self.transform(self.images[i])
         return convert_to_tensor(x, dtype=torch.float32, track_meta=False), torch.tensor(self.labels[i])
 
+# %% ../nbs/11_classification.ipynb #a3da9fc7
 def class_weights(labels)->torch.Tensor:
     "Class-balanced loss weights n / (2 n_c) for classes 0 and 1."
     counts = np.bincount(np.asarray(labels, dtype=int), minlength=2).astype(float)
@@ -219,6 +175,7 @@ class KeepBestAUC(TrackerCallback):
         super().after_fit()
         if self.best_state is not None: self.model.load_state_dict(self.best_state)
 
+# %% ../nbs/11_classification.ipynb #12b44202
 def _reseed_in_worker(ds:ROIDataset):
     "Worker start-up: PyTorch gives each worker of each epoch its own seed, drawn from the main process's generator."
     ds.reseed(torch.initial_seed())
@@ -237,6 +194,7 @@ def make_learner(model:nn.Module, x_train, y_train, x_valid, y_valid, # ROIs (N,
                    opt_func=partial(OptimWrapper, opt=torch.optim.AdamW), wd=cfg.weight_decay,
                    metrics=RocAucBinary(), cbs=KeepBestAUC())
 
+# %% ../nbs/11_classification.ipynb #0a9f93ca
 @torch.no_grad()
 def predict_probs(model:nn.Module, images:np.ndarray, # (N, 1, X, Y, Z)
                   batch_size:int=32, device=None)->np.ndarray:
@@ -284,6 +242,7 @@ def inner_validation(labels,            # 0/1 labels of the fold's training pati
     tr, va = train_test_split(idx, test_size=n_val, stratify=labels, random_state=seed % 2**32)
     return np.sort(tr), np.sort(va)
 
+# %% ../nbs/11_classification.ipynb #6a073829
 def save_checkpoint(path,               # <folder>/<model>_fold<k>.pt; the JSON goes beside it
                     model:nn.Module, meta:dict)->Path:
     "Write the `state_dict` and its JSON (profile and training record) atomically."
@@ -331,6 +290,7 @@ def train_fold(arch:str, modality:str, fold:int,
     save_checkpoint(ckpt, model, meta)
     return {**meta, "resumed": False}
 
+# %% ../nbs/11_classification.ipynb #33f1f837
 def _long_table(metas:list)->pd.DataFrame:
     "OOF rows (fold = the held-out fold) and test rows (fold -1, mean over the fold models) of one base model."
     m0 = metas[0]
@@ -387,6 +347,7 @@ def gradcam_layer(model:nn.Module, arch:str,
         for h in hooks: h.remove()
     return next((n for n in GRADCAM_LAYERS[arch] if sorted(shapes[n])[-2] >= min_size), GRADCAM_LAYERS[arch][-1])
 
+# %% ../nbs/11_classification.ipynb #8e3c4088
 def gradcam_maps(models:list,         # fold models of one architecture
                  arch:str,
                  images:np.ndarray    # (N, 1, X, Y, Z)
@@ -397,6 +358,7 @@ def gradcam_maps(models:list,         # fold models of one architecture
     maps = [GradCAM(nn_module=m.cpu(), target_layers=layer)(x, class_idx=1).detach().numpy()[:, 0] for m in models]
     return np.mean(maps, axis=0)
 
+# %% ../nbs/11_classification.ipynb #f98dd62a
 def plot_gradcam(images:np.ndarray,   # (N, X, Y, Z) ROIs of one modality
                  cams:np.ndarray,     # (N, X, Y, Z) Grad-CAM maps
                  titles:list,         # one per patient
