@@ -133,8 +133,8 @@ def _undeclared(path, roots, allowed)->str|None:
     for root in roots:
         if not p.startswith(root + os.sep): continue
         rel = p[len(root) + 1:]
-        return None if any(rel == a or rel.startswith(a + os.sep) or rel.startswith(a + ".tmp-") or rel.startswith(a + ".old-")
-                           for a in allowed) else rel
+        # `<folder>.<suffix>` is the stage's working space: atomic_dir's .tmp-/.old-, a resumable job's .partial
+        return None if any(rel == a or rel.startswith(a + os.sep) or rel.startswith(a + ".") for a in allowed) else rel
     return None
 
 def _audit_reads(event, args):
@@ -193,15 +193,17 @@ def _check_inputs(run_dir, st, by_name, led):
     return known
 
 # %% ../nbs/30_pipeline.ipynb #6bab51bb
-def _run_one(run_dir, st, by_name, led, call, head, t0):
-    "Run stage `st` (`call(func, force)` calls its function) under the read watcher; records the attempt in the ledger."
+def _run_one(run_dir, st, by_name, led, call, head, why, t0):
+    "Run stage `st` (`call(func, force)` loads the cohort, then calls `func`) under the read watcher; records the attempt."
     known = _check_inputs(run_dir, st, by_name, led)
     func = st.resolve()
+    run = call(func, (run_dir/st.folder).exists())  # the cohort is loaded now, outside the watcher
+    log_line(run_dir, t0, f"{head}: running ({why})")
     led["stages"][st.name] = dict(state="running", started=_now(), **({} if known is None else {"files": known}))
     _save_ledger(run_dir, led)
     t1 = time.monotonic()
     try:
-        with _watch_reads(run_dir, st, by_name): call(func, (run_dir/st.folder).exists())
+        with _watch_reads(run_dir, st, by_name): run()
     except BaseException as e:
         try: e.pipeline_stage = st.name  # for the CLI's one-line message
         except AttributeError: pass
@@ -238,7 +240,7 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
     get_cohort, loaded = (cohort if callable(cohort) else (lambda: cohort)), []
     def call(func, exists):
         if not loaded: loaded.append(get_cohort())
-        func(run_dir, loaded[0], profile, seed=seed, force=exists, quiet=quiet)
+        return lambda: func(run_dir, loaded[0], profile, seed=seed, force=exists, quiet=quiet)
     cfg = run_dir/"config.json"
     config = load_json(cfg).get("config_hash") if cfg.exists() else None  # each record says which configuration made it
     for i, st in enumerate(registry, 1):
@@ -249,8 +251,7 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
         if why is None:
             log_line(run_dir, t0, f"{head}: skipped (outputs up to date in {st.folder}/)")
             actions[st.name] = "skipped"; continue
-        log_line(run_dir, t0, f"{head}: running ({why})")
-        seconds = _run_one(run_dir, st, by_name, led, call, head, t0)
+        seconds = _run_one(run_dir, st, by_name, led, call, head, why, t0)
         _record_done(run_dir, st, led, tokens, config, seconds)
         rerun.add(st.name); actions[st.name] = "ran"
         log_line(run_dir, t0, f"{head}: done in {seconds:.1f} s")
@@ -263,6 +264,7 @@ def manifest_path(cohort # a cohort folder holding manifest.csv, or the manifest
     p = Path(cohort)
     return p/"manifest.csv" if p.is_dir() else p
 
+# %% ../nbs/30_pipeline.ipynb #43810455
 def cohort_fingerprint(cohort # a cohort folder or its manifest
                       )->dict:
     "`manifest`: sha256 of the manifest; `files`: a digest of the size and mtime of every file it names."
@@ -411,6 +413,7 @@ def templates_dir()->Path:
     if not (d/"summary.ipynb").exists(): raise PipelineError(f"report templates not found in {d}; set SACROILIITIS_DLR_TEMPLATES")
     return d
 
+# %% ../nbs/30_pipeline.ipynb #8931d144
 def report_plan(run_dir # a run folder with summary/metrics.csv
                )->list:
     "(template, output name, parameters) of every report notebook of a run, in reading order."
@@ -686,6 +689,7 @@ def screenshot(page,              # an HTML file
     finally:
         shutil.rmtree(tmp, ignore_errors=True); Path(f"{tmp}.png").unlink(missing_ok=True)
 
+# %% ../nbs/30_pipeline.ipynb #f6dee3e4
 def screenshot_pages(run_dir)->list:
     "Screenshots of `index.html` and `reports/summary.html` in `run_dir/screenshots/` (for a person to look at)."
     run_dir = Path(run_dir)
