@@ -220,6 +220,7 @@ def scanner_spec(name:str)->ScannerSpec:
         if s.name == name: return s
     raise ValueError(f"unknown scanner {name!r}; the synthetic scanners are {[s.name for s in SCANNERS]}")
 
+# %% ../nbs/01_synthetic.ipynb #f461b78b
 def grid_shape(scanner:ScannerSpec, image_scale:float=1.0,
                fov_mm=FOV_MM  # slab size (mm): left-right, along the sacrum, slices
               )->tuple:
@@ -227,13 +228,14 @@ def grid_shape(scanner:ScannerSpec, image_scale:float=1.0,
     sp = np.array([scanner.pixel_mm, scanner.pixel_mm, scanner.slice_mm])/image_scale
     return tuple(int(v) for v in np.maximum(np.round(np.array(fov_mm)/sp), 4)), tuple(float(v) for v in sp)
 
-# %% ../nbs/01_synthetic.ipynb #91a31715
+# %% ../nbs/01_synthetic.ipynb #c3c02c83
 TISSUE = {  # (T1WI, FS-T2WI) signal of each tissue, fat on T1WI = 1
     "air": (0.0, 0.0), "fat": (1.0, 0.07), "muscle": (0.33, 0.17), "marrow": (0.70, 0.13), "cortex": (0.04, 0.03),
     "cleft": (0.28, 0.40), "ligament": (0.22, 0.10), "nerve": (0.50, 0.45), "disc": (0.35, 0.62),
     "oedema": (-0.15, 0.85), "fat_metaplasia": (1.0, 0.05), "sclerosis": (0.07, 0.05), "erosion": (0.30, 0.18)}
 SUBCHONDRAL_MM = 10.0  # bone on each side of the cleft that belongs to the SIJ region
 
+# %% ../nbs/01_synthetic.ipynb #91a31715
 def sample_anatomy(rng)->dict:
     "Per-patient anatomy and pose (mm, radians); the same distribution for every label."
     n = rng.normal
@@ -314,7 +316,7 @@ class PelvisShape:
     "The fixed shape of the rendered pelvis (mm unless stated); the per-patient sizes come from `sample_anatomy`."
     ligament_blend: float = 0.3          # auricular -> ligamentous cleft, in units of the auricular ellipse's radius
     ilium_slope: float = 0.45            # mm of ilium thickness per mm along the sacrum ...
-    ilium_offset_mm: float = 65.0        # ... counted from this far below the slab's centre
+    ilium_offset_mm: float = 65.0        # ... from v = -65 mm, where it is `il_thick` wide
     notch_curvature: float = 0.006       # 1/mm: the sciatic notch's curve up from the ilium's lower edge
     notch_lateral_mm: float = 15.0       # the notch's lowest point, lateral of the joint line
     l5_above_mm: float = 9.0             # L5 starts this far above the sacrum's top (the L5/S1 disc between)
@@ -458,6 +460,7 @@ def rater_mask(q, an, rng)->np.ndarray:
     E = np.sqrt(((v - an["vj"] - ends[0])/(an["Lv"]*scale[0]))**2 + ((w - an["wj"] - ends[1])/(an["Lw"]*scale[1]))**2)
     return ((np.abs(dj) <= lo_h) & (E <= 1)).astype(np.uint8)
 
+# %% ../nbs/01_synthetic.ipynb #b3a46955
 def dice(a, b)->float:
     "Dice coefficient of two binary masks."
     a, b = np.asarray(a, bool), np.asarray(b, bool)
@@ -549,6 +552,7 @@ def _write_patient(args):
     return dict(patient_id=pid, mask_dice_vs_truth=round(r["mask_dice"], 4), region_voxels=int(r["region"].sum()),
                 shape="x".join(map(str, r["mask"].shape)))
 
+# %% ../nbs/01_synthetic.ipynb #42c8435f
 def clinical_table(lat:pd.DataFrame)->pd.DataFrame:
     "The clinical columns as recorded: rounded, clipped to the assays' range and to the patient's age, with CRP/ESR missing where the latent table says so."
     top = lambda col: CLINICAL_RANGES[col][1][1]  # the highest value an assay reports (and `load_cohort` accepts)
