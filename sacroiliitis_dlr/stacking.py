@@ -98,7 +98,8 @@ def meta_features(preds:pd.DataFrame, # long table: patient_id, split, fold, mod
     return X["train"], X["test"]
 
 # %% ../nbs/12_stacking.ipynb #4022f085
-CLINICAL_COLUMNS = ("age", "sex", "hla_b27", "crp", "esr", "symptom_duration", "ibp")
+from .data import CLINICAL_RANGES
+CLINICAL_COLUMNS = tuple(CLINICAL_RANGES)  # an alias of data's list while combined imports it from here; it goes then
 
 # %% ../nbs/12_stacking.ipynb #da760251
 LOGIT_EPS = 1e-4  # probabilities are clipped to [eps, 1 - eps] before the logit
