@@ -17,7 +17,7 @@ __all__ = ['DEFAULT_MODEL', 'LESION_KINDS', 'MODALITY_EVIDENCE', 'MODALITIES', '
            'PELVIS', 'ACQUISITIONS', 'DiseaseModel', 'sample_latents', 'oracle_probabilities', 'ScannerSpec',
            'scanner_spec', 'grid_shape', 'sample_anatomy', 'slab_grid', 'place_lesions', 'PelvisShape', 'render_signal',
            'acquire', 'rater_mask', 'dice', 'Acquisition', 'acquisition_spec', 'render_patient', 'clinical_table',
-           'make_cohort', 'table_one']
+           'make_cohort']
 
 # %% ../nbs/01_synthetic.ipynb #d0576653
 import numpy as np
@@ -624,28 +624,3 @@ def make_cohort(out_dir,                   # cohort folder to create
                   scanners=[to_dict(s) for s in SCANNERS], fov_mm=list(FOV_MM),
                   **({} if acquisition == "default" else dict(acquisition=to_dict(ACQUISITIONS[acquisition])))))
     return man
-
-# %% ../nbs/01_synthetic.ipynb #57410caa
-def table_one(clin:pd.DataFrame, # clinical columns as in the manifest (see `clinical_table`)
-              label              # 0/1 per patient
-             )->pd.DataFrame:
-    "A Table 1 of the clinical factors by label, with the test and P value per factor."
-    label = np.asarray(label); g = {y: clin[label == y] for y in (0, 1)}
-    rows = []
-    def add(name, f, test, p, miss):
-        rows.append({"factor": name, f"non-sacroiliitis (n={len(g[0])})": f(g[0]), f"sacroiliitis (n={len(g[1])})": f(g[1]),
-                     "test": test, "P": p, "missing": miss})
-    a0, a1 = g[0].age, g[1].age
-    add("age, years, mean (SD)", lambda d: f"{d.age.mean():.1f} ({d.age.std():.1f})", "Welch t",
-        stats.ttest_ind(a0, a1, equal_var=False).pvalue, int(clin.age.isna().sum()))
-    for col, name in (("crp", "CRP, mg/L"), ("esr", "ESR, mm/h"), ("symptom_duration", "symptom duration, months")):
-        f = lambda d, c=col: f"{d[c].median():.1f} [{d[c].quantile(.25):.1f}, {d[c].quantile(.75):.1f}]"
-        add(name + ", median [IQR]", f, "Mann-Whitney U",
-            stats.mannwhitneyu(g[0][col].dropna().astype(float), g[1][col].dropna().astype(float)).pvalue, int(clin[col].isna().sum()))
-    for col, name, pos in (("sex", "male", "M"), ("hla_b27", "HLA-B27 positive", 1), ("ibp", "inflammatory back pain", 1)):
-        f = lambda d, c=col, v=pos: f"{(d[c] == v).sum()} ({100*(d[c] == v).mean():.1f}%)"
-        tab = pd.crosstab(label, clin[col] == pos)
-        add(name + ", n (%)", f, "chi-squared", stats.chi2_contingency(tab).pvalue, int(clin[col].isna().sum()))
-    out = pd.DataFrame(rows)
-    out["P"] = out.P.map(lambda p: "<0.001" if p < 0.001 else f"{p:.3f}")
-    return out.set_index("factor")
