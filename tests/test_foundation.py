@@ -150,3 +150,96 @@ def test_no_figure_is_shown_twice():
              if sum("image/png" in o.get("data", {}) for o in c.get("outputs", []) if o["output_type"] == "execute_result")
              and any("image/png" in o.get("data", {}) for o in c.get("outputs", []) if o["output_type"] == "display_data")]
     assert not twice, twice
+
+
+# Issue 17 ("One home for each idea"): structural goals that keep holding once reached.
+PACKAGE = ROOT / "sacroiliitis_dlr"
+MODULES = sorted(p for p in PACKAGE.glob("*.py") if not p.name.startswith("_"))
+MAX_EXPORTED_LINES = 40
+
+
+def _exported(tree) -> list:
+    "The names in a module's `__all__` (nbdev writes it as one list literal)."
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    return []
+
+
+def _package_exports() -> set:
+    return {name for p in MODULES for name in _exported(ast.parse(p.read_text()))}
+
+
+def _long_exported_functions(source: str, module: str = "m", limit: int = MAX_EXPORTED_LINES) -> list:
+    "'module.name (n lines)' for each exported top-level function, and method of an exported class, longer than `limit`."
+    tree = ast.parse(source)
+    names, out = set(_exported(tree)), []
+    def check(f, qual):
+        n = f.end_lineno - f.lineno + 1
+        if n > limit: out.append(f"{module}.{qual} ({n} lines)")
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names: check(node, node.name)
+        if isinstance(node, ast.ClassDef) and node.name in names:
+            for f in node.body:
+                if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)): check(f, f"{node.name}.{f.name}")
+    return out
+
+
+def test_long_function_check_counts_what_it_should():
+    "The check counts from `def` to the last line, includes methods of exported classes and skips private helpers."
+    body = "\n".join(f"    x{i} = {i}" for i in range(40))
+    src = (f"__all__ = ['big', 'small', 'C']\ndef big():\n{body}\ndef small():\n    return 1\ndef _helper():\n{body}\n"
+           f"class C:\n    def m(self):\n{body.replace('    ', '        ')}\n")
+    assert _long_exported_functions(src) == ["m.big (41 lines)", "m.C.m (41 lines)"]
+    assert _long_exported_functions(src, limit=41) == []
+
+
+def test_no_exported_function_is_longer_than_40_lines():
+    "Every exported function and method of an exported class fits in 40 lines (issue 17): one idea each."
+    long = [f for p in MODULES for f in _long_exported_functions(p.read_text(), p.stem)]
+    assert not long, f"split these into named steps: {long}"
+
+
+def test_no_simple_namespace_in_the_package():
+    "Results are frozen dataclasses with named, typed fields, not `SimpleNamespace` bags (issue 17)."
+    uses = [f"{p.name}:{i}" for p in MODULES for i, line in enumerate(p.read_text().splitlines(), 1) if "SimpleNamespace" in line]
+    assert not uses, uses
+
+
+def _template_functions(nb: dict) -> set:
+    "Names of the functions (and classes) a papermill template's code cells define."
+    names = set()
+    for c in nb["cells"]:
+        if c["cell_type"] != "code": continue
+        code = "\n".join(l for l in "".join(c["source"]).splitlines() if not l.lstrip().startswith(("%", "!")))
+        try: tree = ast.parse(code)
+        except SyntaxError: continue
+        names |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return names
+
+
+def test_template_function_check_finds_definitions():
+    nb = {"cells": [{"cell_type": "code", "source": ["%matplotlib inline\n", "def load_predictions(d):\n", "    def inner(): pass\n"]},
+                    {"cell_type": "markdown", "source": ["def not_code(): pass"]}]}
+    assert _template_functions(nb) == {"load_predictions", "inner"}
+
+
+# template helpers that the package now holds under another name (issue 17)
+TEMPLATE_HELPERS_IN_THE_PACKAGE = {"save": "plots.save_report_figure", "ci": "plots.format_ci"}
+
+
+def test_templates_do_not_redefine_the_package():
+    "A report template loads artefacts and calls the library: it defines no function the package exports (issue 17)."
+    exported = _package_exports()
+    assert {"format_ci", "auc_ci"} <= exported  # the names are read from __all__
+    clash = [f"{t.name}: {name} ({TEMPLATE_HELPERS_IN_THE_PACKAGE.get(name, 'exported')})"
+             for t in sorted((PACKAGE / "templates").glob("*.ipynb"))
+             for name in sorted(_template_functions(json.loads(t.read_text())) & (exported | set(TEMPLATE_HELPERS_IN_THE_PACKAGE)))]
+    assert not clash, f"use the package's own function instead: {clash}"
+
+
+def test_package_docstring_lists_every_module():
+    "The package docstring (`help(sacroiliitis_dlr)`) names every module, so a new one cannot be left out."
+    doc = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text())) or ""
+    missing = [p.stem for p in MODULES if f"`sacroiliitis_dlr.{p.stem}`" not in doc]
+    assert not missing, f"add these to the module list in sacroiliitis_dlr/__init__.py: {missing}"
