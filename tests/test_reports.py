@@ -104,8 +104,10 @@ TEMPLATE_HELPERS = {"cohort": {"show_plane"}, "summary": {"wide"}, "loso": {"tes
 
 
 def test_templates_define_no_function_of_the_package():
-    import sacroiliitis_dlr._modidx as modidx
-    package = {name.rsplit(".", 1)[-1] for mod in modidx.d["syms"].values() for name in mod}
+    import importlib, pkgutil
+    import sacroiliitis_dlr
+    package = {name for m in pkgutil.iter_modules(sacroiliitis_dlr.__path__) if not m.name.startswith("_")
+               for name in getattr(importlib.import_module(f"sacroiliitis_dlr.{m.name}"), "__all__", ())}
     assert {"load_predictions", "save_report_figure", "format_ci", "table1"} <= package
     defined = template_functions()
     assert set(defined) >= {"cohort", "segmentation", "model", "summary", "loso"}
