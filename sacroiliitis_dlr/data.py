@@ -172,21 +172,7 @@ def min_per_class(test_size:float=0.2, # held-out test fraction
     "Patients each label needs: one in the test split, and `n_folds` in training with one to spare for rounding."
     return max(2, int(np.ceil(1/test_size)), int(np.ceil((n_folds + 1)/(1 - test_size))))
 
-def _check_size(man, cfg)->list:
-    "Whether the cohort can be split as `cfg` (a `CohortConfig`) asks: not empty, both labels, enough of each."
-    if len(man) == 0: return ["manifest: no patients (the table has a header and no rows)"]
-    if "label" not in man.columns: return []
-    y = pd.to_numeric(man.label, errors="coerce")
-    n = {k: int((y == k).sum()) for k in (0, 1)}
-    if min(n.values()) == 0:
-        return [f"label: every valid label is {max(n, key=n.get)} ({max(n.values())} patients); the models need patients of both labels (0 and 1)"]
-    need = min_per_class(cfg.test_size, cfg.n_folds)
-    short = [f"{c} with label {k}" for k, c in n.items() if c < need]
-    if not short: return []
-    return [f"label: too few patients to split ({', '.join(short)}): a test split of {cfg.test_size:g} (--test-size; profile cohort.test_size) "
-            f"and {cfg.n_folds} folds (--n-folds; cohort.n_folds) need at least {need} patients of each label; "
-            + split_advice(min(n.values()), cfg.test_size, cfg.n_folds)]
-
+# %% ../nbs/02_data.ipynb #858cbd37
 SPLIT_CHOICES = (0.2, 0.25, 1/3, 0.4, 0.5)  # test fractions `split_advice` may suggest, the paper's 0.2 first
 
 def split_advice(n_min:int,       # patients of the rarer label
@@ -203,6 +189,22 @@ def split_advice(n_min:int,       # patients of the rarer label
     ts = min(SPLIT_CHOICES, key=lambda t: min_per_class(t, 2))
     return (f"no split fits {n_min} (the smallest, --test-size {ts:.2g} --n-folds 2, needs {min_per_class(ts, 2)} of each label): "
             f"add patients of the rarer label")
+
+# %% ../nbs/02_data.ipynb #14fbebe9
+def _check_size(man, cfg)->list:
+    "Whether the cohort can be split as `cfg` (a `CohortConfig`) asks: not empty, both labels, enough of each."
+    if len(man) == 0: return ["manifest: no patients (the table has a header and no rows)"]
+    if "label" not in man.columns: return []
+    y = pd.to_numeric(man.label, errors="coerce")
+    n = {k: int((y == k).sum()) for k in (0, 1)}
+    if min(n.values()) == 0:
+        return [f"label: every valid label is {max(n, key=n.get)} ({max(n.values())} patients); the models need patients of both labels (0 and 1)"]
+    need = min_per_class(cfg.test_size, cfg.n_folds)
+    short = [f"{c} with label {k}" for k, c in n.items() if c < need]
+    if not short: return []
+    return [f"label: too few patients to split ({', '.join(short)}): a test split of {cfg.test_size:g} (--test-size; profile cohort.test_size) "
+            f"and {cfg.n_folds} folds (--n-folds; cohort.n_folds) need at least {need} patients of each label; "
+            + split_advice(min(n.values()), cfg.test_size, cfg.n_folds)]
 
 # %% ../nbs/02_data.ipynb #6a6e9dfb
 def _load_nifti(path):
@@ -286,8 +288,6 @@ def load_cohort(path,                  # manifest.csv or the folder holding it
     return Cohort(root=root.resolve(), manifest=man.reset_index(drop=True), modalities=modalities, clinical_columns=clinical)
 
 # %% ../nbs/02_data.ipynb #6f720e3b
-NORMALISATION = "zscore-fg10-clip6-v1"  # part of the cache key: change it when harmonisation changes
-
 @dataclass
 class PatientImages:
     "One harmonised patient: channels in cohort order, RAS, one grid, normalised intensities."
@@ -301,17 +301,22 @@ class PatientImages:
         "Voxel size (mm) along the three array axes."
         return tuple(float(s) for s in np.sqrt((self.affine[:3, :3]**2).sum(0)))
 
+# %% ../nbs/02_data.ipynb #c7d28ae6
 def to_ras(img:nib.spatialimages.SpatialImage)->tuple:
     "The voxel array (float32) and affine of `img` reoriented to the closest RAS axis order."
     can = nib.as_closest_canonical(img)
     return np.asarray(can.dataobj, dtype=np.float32), can.affine
 
+# %% ../nbs/02_data.ipynb #dc154fa0
 def resample_to(data:np.ndarray, affine:np.ndarray, ref_shape:tuple, ref_affine:np.ndarray, order:int=1)->np.ndarray:
     "`data` (on `affine`) resampled onto the grid (`ref_shape`, `ref_affine`); 0 outside."
     if data.shape == tuple(ref_shape) and np.allclose(affine, ref_affine, atol=1e-4): return data
     vox = np.round(np.linalg.inv(affine) @ ref_affine, 8)  # reference voxel -> source voxel (rounding: no -1e-16 at edges)
     return ndimage.affine_transform(data, vox[:3, :3], offset=vox[:3, 3], output_shape=tuple(ref_shape),
                                     order=order, mode="constant", cval=0.0).astype(data.dtype)
+
+# %% ../nbs/02_data.ipynb #81798b46
+NORMALISATION = "zscore-fg10-clip6-v1"  # part of the cache key: change it when harmonisation changes
 
 def normalise_intensity(x:np.ndarray)->np.ndarray:
     "z-score over the foreground (> 10% of the 99th percentile), clipped to [-6, 6]."
@@ -394,6 +399,7 @@ def load_patient(cohort:Cohort,   # from `load_cohort`
                  has_mask=p.mask is not None, affine=p.affine)
     return p
 
+# %% ../nbs/02_data.ipynb #1c85c1fe
 def native_grid(cohort:Cohort, patient_id:str)->tuple:
     "Shape and affine of the patient's native grid: the first modality's RAS grid (from its header)."
     return ras_grid(_row(cohort, patient_id)[f"image_{cohort.modalities[0]}"])
