@@ -335,6 +335,7 @@ def ras_grid(path # a NIfTI image
     for n, (ax, _) in zip(shape, ornt): out[int(ax)] = int(n)
     return tuple(out), img.affine @ nib.orientations.inv_ornt_aff(ornt, shape)
 
+# %% ../nbs/02_data.ipynb #e8c0eb2d
 def target_grid(shape:tuple,        # the source grid's shape
                 affine:np.ndarray,  # and its 4x4 affine
                 spacing             # target voxel size (mm) along the grid's three axes
@@ -348,6 +349,7 @@ def target_grid(shape:tuple,        # the source grid's shape
     A[:3, 3] = centre - A[:3, :3] @ ((n - 1)/2)
     return tuple(int(v) for v in n), A
 
+# %% ../nbs/02_data.ipynb #395b7fb4
 def resample_mask(mask:np.ndarray, affine:np.ndarray, ref_shape:tuple, ref_affine:np.ndarray)->np.ndarray:
     "A 0/1 uint8 mask on (`ref_shape`, `ref_affine`), nearest neighbour (the same voxels when the grids agree)."
     return (resample_to(np.asarray(mask), affine, ref_shape, ref_affine, order=0) > 0).astype(np.uint8)
