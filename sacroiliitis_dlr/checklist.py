@@ -242,6 +242,7 @@ def _missing_data(run):
     miss = ", ".join(f"{c}: {n}" for c, n in v.get("missing", {}).items()) or "none"
     return ("run", f"Missing clinical values per column: {miss}; handled by: {enc.get('policy', 'training-cohort imputation')}. Images and labels may not be missing (validation).", [])
 
+# %% ../nbs/32_checklist.ipynb #a426bb27
 @fact("cohort/split.csv", "config.json")
 def _partition(run):
     s, c = run("cohort/split.csv"), run("config.json")
@@ -327,6 +328,7 @@ def _training(run):
             f"class-weighted cross-entropy; U-Net: {_profile_line(p, 'segmentation', ['epochs', 'lr', 'batch_size', 'patches_per_epoch'])}; "
             f"{n} CNN fold models (training_log.csv).", [])
 
+# %% ../nbs/32_checklist.ipynb #ad975308
 @fact("stacking/selection.json", "combined/selection.json")
 def _model_selection(run):
     st, cs = run("stacking/selection.json"), run("combined/selection.json")
@@ -405,6 +407,7 @@ def _explainability(run):
     return ("partial", "Grad-CAM maps of the CNNs for a few test patients (classification/gradcam/); not validated against "
             "the lesions: authors.", [])
 
+# %% ../nbs/32_checklist.ipynb #60103335
 @fact("summary/metrics.csv")
 def _internal_testing(run):
     m = run("summary/metrics.csv").set_index(["model", "cohort"])
