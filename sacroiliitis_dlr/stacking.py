@@ -11,10 +11,10 @@ from pathlib import Path
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['BASE_TABLES', 'CLINICAL_COLUMNS', 'LOGIT_EPS', 'StackingError', 'read_base_predictions', 'meta_features',
-           'prob_logit', 'MeanProbability', 'make_meta_learner', 'MetaLearnerFit', 'fit_meta_learner', 'StackResult',
-           'stack_base_models', 'plot_meta_learners', 'base_model_info', 'ablation_subsets', 'stack_ablation',
-           'base_model_weights', 'signature_vs_best', 'plot_ablation', 'apply_dlr_signature', 'run_stacking_stage']
+__all__ = ['BASE_TABLES', 'LOGIT_EPS', 'StackingError', 'read_base_predictions', 'meta_features', 'prob_logit', 'MeanProbability',
+           'make_meta_learner', 'MetaLearnerFit', 'fit_meta_learner', 'StackResult', 'stack_base_models',
+           'plot_meta_learners', 'base_model_info', 'ablation_subsets', 'stack_ablation', 'base_model_weights',
+           'signature_vs_best', 'plot_ablation', 'apply_dlr_signature', 'run_stacking_stage']
 
 # %% ../nbs/12_stacking.ipynb #38d356ac
 import joblib
@@ -96,10 +96,6 @@ def meta_features(preds:pd.DataFrame, # long table: patient_id, split, fold, mod
     if probs: raise StackingError("base-model predictions are not usable for stacking:\n  " + "\n  ".join(probs))
     X = {part: wide.loc[split.patient_id[split.split == part], models].rename_axis(columns=None) for part in ("train", "test")}
     return X["train"], X["test"]
-
-# %% ../nbs/12_stacking.ipynb #4022f085
-from .data import CLINICAL_RANGES
-CLINICAL_COLUMNS = tuple(CLINICAL_RANGES)  # an alias of data's list while combined imports it from here; it goes then
 
 # %% ../nbs/12_stacking.ipynb #da760251
 LOGIT_EPS = 1e-4  # probabilities are clipped to [eps, 1 - eps] before the logit
