@@ -28,12 +28,12 @@ from matplotlib.ticker import MaxNLocator
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 from threadpoolctl import threadpool_limits
 from .core import atomic_dir, get_profile, load_json, read_run_profile, save_json
-from .data import CLINICAL_LABELS
+from .data import CLINICAL_LABELS, CLINICAL_RANGES, read_split  # the one split reader; the documented clinical columns, with their labels
 from .evaluation import ModelComparison, compare_models  # the comparison's statistics have one home
 from .metrics import MetricsError, auc_ci
 from .plots import plot_calibration, plot_decision_curve, plot_forest, plot_roc, save_figure
-from .stacking import (CLINICAL_COLUMNS, StackingError, apply_dlr_signature, meta_features, prob_logit,
-                                       read_base_predictions, read_split)
+from .stacking import (StackingError, apply_dlr_signature, meta_features, prob_logit,
+                                       read_base_predictions)
 
 # %% ../nbs/13_combined.ipynb #f2edc129
 class ClinicalError(ValueError):
@@ -47,7 +47,7 @@ def clinical_frame(cohort,       # a `data.Cohort` (or anything with `.manifest`
     "The raw clinical columns of `patient_ids`, indexed by patient ID."
     manifest = cohort if isinstance(cohort, pd.DataFrame) else getattr(cohort, "manifest", None)
     if manifest is None: raise ClinicalError("the combined stage needs the cohort (its manifest holds the clinical columns)")
-    columns = list(columns or getattr(cohort, "clinical_columns", None) or [c for c in CLINICAL_COLUMNS if c in manifest])
+    columns = list(columns or getattr(cohort, "clinical_columns", None) or [c for c in CLINICAL_RANGES if c in manifest])
     man = manifest.assign(patient_id=manifest.patient_id.astype(str)).set_index("patient_id")
     absent = [c for c in columns if c not in man.columns]
     if absent: raise ClinicalError(f"manifest lacks clinical column(s) {absent}")
