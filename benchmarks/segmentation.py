@@ -9,7 +9,7 @@ import argparse, datetime, os, platform, shutil, tempfile, time
 from pathlib import Path
 import pandas as pd, torch
 from sacroiliitis_dlr.core import get_profile, init_run, load_json, git_commit
-from sacroiliitis_dlr.data import load_cohort
+from sacroiliitis_dlr.data import load_cohort, split_cohort
 from sacroiliitis_dlr.segmentation import run_segmentation_stage, run_roi_stage
 
 HERE = Path(__file__).parent
@@ -32,6 +32,11 @@ def main(argv=None):
     cohort = load_cohort(args.cohort)
     run = Path(args.run) if args.run else Path(tempfile.mkdtemp(prefix="bench-seg-")) / "run"
     init_run(run, profile, args.seed, force=True, extra=dict(cohort=str(Path(args.cohort).absolute())))
+    # the segmentation stage reads the run's split (data.read_split); write only that, not the cohort stage's plan,
+    # so the image grid is the one the earlier results in RESULTS.md were measured on
+    (run/"cohort").mkdir(parents=True, exist_ok=True)
+    split_cohort(cohort.manifest, test_size=profile.cohort.test_size, n_folds=profile.cohort.n_folds,
+                 seed=args.seed).to_csv(run/"cohort"/"split.csv", index=False)
     t0 = time.perf_counter()
     seg = run_segmentation_stage(run, cohort, profile, seed=args.seed, force=True, quiet=True)
     stage_s = time.perf_counter() - t0
