@@ -71,7 +71,7 @@ def main():
     comb = preds[(preds.model == "combined") & (preds.split == "test")].set_index("patient_id").prob.loc[test.index]
     orc = {c: auc_ci(y, oracle[c]) for c in ("oracle_imaging", "oracle_clinical", "oracle_both")}
     vs_oracle = delong_test(y, comb.values, oracle.oracle_both.values)
-    best = sel["best_cnn"]
+    best = sel.get("best_base_model", sel.get("best_cnn"))  # best_cnn: runs before issue 17
     order = t.auc["combined"] > t.auc["dlr_signature"] > t.auc[best]
     gap = orc["oracle_both"][0] - t.auc["combined"]
     times = rerun_times(run, cohort_dir) if a.rerun else None

@@ -78,7 +78,7 @@ TRIPOD_AI = (  # (item, section, topic, paraphrase, fact)
 # %% ../nbs/32_checklist.ipynb #8b22d0ae
 CLAIM_2024 = (  # (item, section, topic, paraphrase, fact)
     ("1", "Title or abstract", "Title", "Identify the study as using AI and name the category of technology (e.g. deep learning).", None),
-    ("2", "Title or abstract", "Abstract", "Give a structured summary of design, methods, results and conclusions.", "abstract"),
+    ("2", "Title or abstract", "Abstract", "Summarise the study design, methods, results and conclusions.", "abstract"),
     ("3", "Introduction", "Background", "Give the scientific and clinical background, the intended use and clinical role of the AI approach.", None),
     ("4", "Introduction", "Objectives", "State the study aims, objectives and any hypotheses.", "objectives"),
     ("5", "Methods: study design", "Study design", "Say whether the study is prospective or retrospective.", None),
@@ -93,8 +93,8 @@ CLAIM_2024 = (  # (item, section, topic, paraphrase, fact)
     ("14", "Methods: reference standard", "Definition", "Define the reference standard precisely enough to replicate it.", "outcome"),
     ("15", "Methods: reference standard", "Rationale", "Give the rationale for the choice of reference standard.", None),
     ("16", "Methods: reference standard", "Annotators", "Describe the source of the annotations and the annotators' qualifications and preparation.", None),
-    ("17", "Methods: reference standard", "Annotation", "Describe the annotation procedure and tools.", None),
-    ("18", "Methods: reference standard", "Variability", "Describe how inter- and intra-rater variability was measured and discrepancies resolved.", None),
+    ("17", "Methods: reference standard", "Test-set annotation", "Describe how the test set was annotated, in enough detail to replicate it (instructions, software and version).", None),
+    ("18", "Methods: reference standard", "Variability", "Describe how inter- and intra-rater variability was measured, reduced or mitigated, and discrepancies resolved.", None),
     ("19", "Methods: data partitions", "Assignment", "Describe how data were assigned to partitions, with their proportions.", "partition"),
     ("20", "Methods: data partitions", "Disjointness", "Give the level at which the partitions are disjoint (e.g. patient).", "disjoint"),
     ("21", "Methods: testing data", "Test set size", "Describe the intended size of the test set and how it was determined.", "sample_size"),
@@ -113,7 +113,7 @@ CLAIM_2024 = (  # (item, section, topic, paraphrase, fact)
     ("34", "Methods: evaluation", "Registration", "If applicable, say how the study meets clinical-trial registration requirements.", None),
     ("35", "Results: data", "Flow", "Give the numbers of patients or examinations included and excluded, with a flow diagram.", "flow"),
     ("36", "Results: data", "Characteristics", "Give the demographic and clinical characteristics in each partition.", "characteristics"),
-    ("37", "Results: model performance", "Performance", "Report the final model's performance on every partition, against the reference standard.", "performance"),
+    ("37", "Results: model performance", "Performance", "Report the final model's performance against the reference standard on every partition and data set, including demographic subgroups, with measures of uncertainty.", "performance"),
     ("38", "Results: model performance", "Accuracy estimates", "Give estimates of diagnostic accuracy and their precision (e.g. 95% CIs).", "performance"),
     ("39", "Results: model performance", "Failure analysis", "Analyse the incorrectly classified cases.", "failure_analysis"),
     ("40", "Discussion", "Limitations", "Discuss the limitations, including bias, statistical uncertainty and generalisability.", "limitations"),
@@ -334,7 +334,7 @@ def _model_selection(run):
     st, cs = run("stacking/selection.json"), run("combined/selection.json")
     return ("run", f"Each CNN fold model keeps its epoch with the best validation AUC; the DLR signature is the meta-learner "
             f"with the best cross-validated AUC on the training cohort ({st.get('selected', st.get('best', '?'))}, AUC "
-            f"{st.get('cv_auc', float('nan')):.3f}); the best single CNN: {cs.get('best_cnn')} ({cs.get('best_cnn_rule')}).", [])
+            f"{st.get('cv_auc', float('nan')):.3f}); the best single base model: {cs.get('best_base_model', cs.get('best_cnn'))} ({cs.get('best_base_model_rule', cs.get('best_cnn_rule'))}).", [])
 
 @fact("stacking/meta_learners.csv")
 def _ensembling(run):
@@ -350,7 +350,7 @@ def _class_imbalance(run):
 @fact("summary/cutoffs.csv")
 def _output(run):
     c = run("summary/cutoffs.csv").set_index("model").cutoff
-    from sacroiliitis_dlr.pipeline import FINAL_MODELS
+    from sacroiliitis_dlr.core import FINAL_MODELS
     cuts = ", ".join(f"{m} {c[m]:.3f}" for m in FINAL_MODELS if m in c)
     return ("run", f"A probability of sacroiliitis; a classification at the cut-off maximising Youden's index on the training "
             f"cohort, applied unchanged to the test cohort: {cuts}.", [])
@@ -428,7 +428,7 @@ def _n_events(run):
 
 @fact("summary/metrics.csv", "reports/summary.html")
 def _performance(run):
-    from sacroiliitis_dlr.pipeline import FINAL_MODELS
+    from sacroiliitis_dlr.core import FINAL_MODELS
     m = run("summary/metrics.csv").set_index(["model", "cohort"])
     t = "; ".join(f"{x} {format_ci(*m.loc[(x, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for x in FINAL_MODELS if (x, "test") in m.index)
     sub = " Per scanner: summary/by_scanner.csv." if run.has("summary/by_scanner.csv") else ""

@@ -288,8 +288,9 @@ def run_cohort_stage(run_dir,          # the run folder
                      force:bool=False, # replace an existing cohort/ folder
                      quiet:bool=False
                     )->Path:
-    "Write `run_dir/cohort/`: `split.csv` (train/test, folds), `validation.json`, `fingerprint.json` and `plan.json`."
+    "Write `run_dir/cohort/`: `split.csv` (train/test, folds), `table1.csv`, `validation.json`, `fingerprint.json` and `plan.json`."
     from sacroiliitis_dlr.data import split_cohort, validation_summary, dataset_fingerprint, make_plan
+    from sacroiliitis_dlr.tables import write_table1
     run_dir = Path(run_dir); out = run_dir/"cohort"
     if out.exists() and not force: return out
     prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
@@ -298,6 +299,7 @@ def run_cohort_stage(run_dir,          # the run folder
     fingerprint = dataset_fingerprint(cohort)
     with atomic_dir(out, force) as tmp:
         split.to_csv(tmp/"split.csv", index=False)
+        write_table1(tmp, man, split, cohort.clinical_columns)  # Table 1: the clinical factors by split and label
         save_json(tmp/"fingerprint.json", fingerprint)
         save_json(tmp/"plan.json", make_plan(fingerprint, prof))  # the target spacing every later stage harmonises to
         save_json(tmp/"validation.json", dict(
