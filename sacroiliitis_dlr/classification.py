@@ -312,21 +312,19 @@ def cross_validate(arch:str, modality:str,
     return _long_table(metas), metas
 
 # %% ../nbs/11_classification.ipynb #6956d7ac
-def base_model_metrics(predictions:pd.DataFrame, # the long table: patient_id, split, model, prob
+def base_model_metrics(predictions:pd.DataFrame, # the long table: patient_id, split, model, arch, modality, prob
                        labels:pd.Series          # 0/1 label indexed by patient_id
                       )->pd.DataFrame:
     "Per base model and split (OOF train, test): AUC (95% CI), and metrics at the train-chosen Youden cut-off."
+    from sacroiliitis_dlr.evaluation import cohort_metrics, train_cutoff  # the one home of the per-model statistics
     rows = []
     for name, g in predictions.groupby("model", sort=False):
         tr = g[g.split == "train"]
-        cut = youden_cutoff(labels[tr.patient_id].to_numpy(), tr.prob.to_numpy())
+        cut, _ = train_cutoff(labels[tr.patient_id].to_numpy(), tr.prob.to_numpy())
         for part, d in (("train_oof", tr), ("test", g[g.split == "test"])):
-            y, s = labels[d.patient_id].to_numpy(), d.prob.to_numpy()
-            auc, lo, hi = auc_ci(y, s)
-            bm = binary_metrics(y, s, cut)
-            rows.append(dict(model=name, arch=g.arch.iloc[0], modality=g.modality.iloc[0], split=part, n=len(d),
-                             auc=auc, auc_lo=lo, auc_hi=hi, cutoff=cut,
-                             **{k: bm[k] for k in ("accuracy", "sensitivity", "specificity", "ppv", "npv")}))
+            m = cohort_metrics(labels[d.patient_id].to_numpy(), d.prob.to_numpy(), cut)
+            rows.append(dict(model=name, arch=g.arch.iloc[0], modality=g.modality.iloc[0], split=part, n=m.pop("n"),
+                             auc=m.pop("auc"), auc_lo=m.pop("auc_lo"), auc_hi=m.pop("auc_hi"), cutoff=cut, **m))
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_classification.ipynb #90b85657
