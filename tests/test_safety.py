@@ -264,7 +264,9 @@ def test_ctrl_c_says_where_it_stopped(cohort, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([CLI, "run", "--cohort", str(cohort), "--out", str(out), "--profile", "smoke", "--quiet",
                              "--no-reports", "--predictor", "bmi"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            # a shell's background job ignores SIGINT and its children inherit that: give Ctrl-C back
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try: assert _wait_for(out / "pipeline.log", "segmentation: running", proc)
     finally:
         time.sleep(1); os.killpg(proc.pid, signal.SIGINT)
