@@ -16,13 +16,14 @@ from types import MappingProxyType
 from typing import get_type_hints
 
 # %% auto #0
-__all__ = ['CPU_SPACING_MM', 'PROFILES', 'LOCK_FILE', 'MODEL_KINDS', 'FINAL_MODELS', 'CohortConfig', 'SegmentationConfig',
-           'ROIConfig', 'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'Profile', 'get_profile',
-           'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash', 'seed_everything',
-           'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json', 'RunFolderError', 'recover_dir',
-           'folder_files', 'atomic_dir', 'path_inside', 'package_versions', 'git_commit', 'init_run',
-           'read_run_profile', 'check_run_folder', 'run_lock', 'ModelSpec', 'model_specs', 'run_modalities',
-           'model_registry', 'model_spec']
+__all__ = ['CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS',
+           'FINAL_MODELS', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig',
+           'CombinedConfig', 'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json',
+           'profile_from_json', 'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write',
+           'save_json', 'load_json', 'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir',
+           'path_inside', 'check_replace_target', 'package_versions', 'git_commit', 'init_run', 'read_run_profile',
+           'check_run_folder', 'run_lock', 'bundle_files', 'write_bundle_manifest', 'BundleError', 'bundle_problems',
+           'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry', 'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -38,6 +39,8 @@ class CohortConfig:
     n_folds: int = 5          # cross-validation folds inside the training cohort
     target_spacing_mm: tuple|str|None = None  # harmonised voxel size (mm, RAS x LR, y AP, z SI); "auto": the cohort's
                                               # median per axis; None: each patient's native grid (runs before issue 16)
+    max_voxels: int = 2**27   # most voxels an image may declare in its header; a larger one is refused before it is
+                              # decoded (a 2 MB .nii.gz can declare 1024^3 voxels; 2**27 is 512 x 512 x 512)
 
 @dataclass(frozen=True)
 class SegmentationConfig:
@@ -243,11 +246,19 @@ def save_json(path, obj):
     "Write `obj` as indented JSON, atomically."
     return atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
-def load_json(path): return json.loads(Path(path).read_text())
+def load_json(path # a JSON file, often from a run folder that came from elsewhere
+             ):
+    "The JSON in `path`; a `FileFormatError` naming the file when it is not JSON."
+    try: return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FileFormatError(f"{path} is not valid JSON ({err}): the file is damaged or was replaced") from None
 
 # %% ../nbs/00_core.ipynb #8e26138e
 class RunFolderError(Exception):
     "A run folder or stage folder is missing, incomplete, in use, or would be overwritten."
+
+class FileFormatError(RunFolderError, ValueError):
+    "A file of a run folder (or another input) is not what it should be; the message names the file."
 
 def recover_dir(path # a folder that `atomic_dir` writes
                )->Path:
@@ -295,6 +306,26 @@ def path_inside(root,  # the folder that must hold the path
         name = "/".join(map(str, parts))
         raise RunFolderError(f"{name[:60]!r}{'...' if len(name) > 60 else ''} would be written outside {root}; refused")
     return path
+
+# %% ../nbs/00_core.ipynb #3609435a
+RUN_MARKERS = ("config.json", "bundle.json")  # files that make a folder a run folder: never replaced by another command
+
+def check_replace_target(out,        # the folder a command is about to replace (its --out)
+                         marker:str, # a file that command writes into every folder it makes (e.g. "prediction.json")
+                         what:str    # what the command writes, for the message (e.g. "a prediction")
+                        )->Path:
+    "`out` when it may be replaced: absent, empty, or holding `marker`; never a file, a run folder or other files."
+    out = Path(out)
+    if not os.path.lexists(out): return out
+    if out.is_symlink() or not out.is_dir():
+        raise RunFolderError(f"{out} is a file, not a folder of {what}: it is kept; give --out a new folder")
+    names = {p.name for p in out.iterdir()}
+    if names & set(RUN_MARKERS):
+        raise RunFolderError(f"{out} is a run folder (the model bundle): it is kept; give --out a new folder for {what}")
+    if names and marker not in names:
+        raise RunFolderError(f"{out} is not empty and holds no {marker}, so it is not {what} this command made: it is kept "
+                             f"and nothing was deleted; give --out a new or empty folder")
+    return out
 
 # %% ../nbs/00_core.ipynb #c1ac81aa
 _VERSIONED = ("sacroiliitis-dlr", "torch", "monai", "fastai", "numpy", "scipy", "pandas", "scikit-learn",
@@ -399,6 +430,75 @@ def run_lock(run_dir # the run folder (created if absent)
                                  f"or give another --out") from None
         f.seek(0); f.truncate(); f.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ}\n"); f.flush()
         yield run_dir
+
+# %% ../nbs/00_core.ipynb #7b3534d2
+BUNDLE_FILE = "bundle.json"  # the run folder's manifest: size and SHA-256 of every file of the model bundle
+# top-level names outside the bundle: rewritten by `report` and later runs, or bundles of their own (LOSO sub-runs)
+OUTSIDE_BUNDLE = (BUNDLE_FILE, LOCK_FILE, "pipeline.log", "pipeline.json", "index.html", "reports", "screenshots",
+                  "loso", "evaluations")
+
+def bundle_files(run_dir # a run folder
+                )->list:
+    "The files the bundle manifest covers, as sorted relative paths (half-written `.tmp-`/`.old-` folders excluded)."
+    run_dir = Path(run_dir)
+    def covered(rel): return rel.parts[0] not in OUTSIDE_BUNDLE and not any(".tmp-" in p or ".old-" in p for p in rel.parts)
+    return sorted(str(rel) for p in run_dir.rglob("*")
+                  if (p.is_file() or p.is_symlink()) and covered(rel := p.relative_to(run_dir)))
+
+# %% ../nbs/00_core.ipynb #07d174ca
+def _file_entry(path)->dict:
+    with open(path, "rb") as f: return {"size": os.fstat(f.fileno()).st_size, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+
+def _package_version()->str:
+    from sacroiliitis_dlr import __version__
+    return __version__
+
+def write_bundle_manifest(run_dir # a run folder whose stages have finished
+                         )->Path:
+    "Write `bundle.json`: size and SHA-256 of every bundle file, the package version and the configuration hash."
+    run_dir = Path(run_dir)
+    links = [rel for rel in bundle_files(run_dir) if (run_dir/rel).is_symlink()]
+    if links: raise RunFolderError(f"{run_dir}: {links[0]} is a symbolic link; a bundle holds plain files only")
+    files = {rel: _file_entry(run_dir/rel) for rel in bundle_files(run_dir)}
+    return save_json(run_dir/BUNDLE_FILE, dict(format=1, package="sacroiliitis-dlr", version=_package_version(),
+                                               config_hash=load_json(run_dir/"config.json").get("config_hash"), files=files))
+
+# %% ../nbs/00_core.ipynb #a6431bf5
+class BundleError(FileFormatError):
+    "A run folder differs from its bundle manifest; the message names each file and what differs."
+
+def _same_minor(a, b)->bool: return str(a).split(".")[:2] == str(b).split(".")[:2]
+
+def _file_problem(run_dir, rel, want)->str|None:
+    p = run_dir/rel
+    if p.is_symlink(): return f"{rel}: a symbolic link; a bundle holds plain files only"
+    size = p.stat().st_size
+    if size != want.get("size"): return f"{rel}: {size} bytes, the bundle says {want.get('size')} (truncated or replaced)"
+    if _file_entry(p)["sha256"] != want.get("sha256"): return f"{rel}: its content differs from the bundle's SHA-256 (edited or damaged)"
+
+def bundle_problems(run_dir # a run folder
+                   )->list:
+    "Every way `run_dir` differs from its `bundle.json`: missing, extra, resized or altered files, another version."
+    run_dir = Path(run_dir)
+    if not (run_dir/BUNDLE_FILE).is_file():
+        return [f"{BUNDLE_FILE} is missing: the run has not finished, or was made before bundles were recorded "
+                f"(run `sacroiliitis-dlr run` on it again with its options: finished stages are kept, the manifest is written)"]
+    man = load_json(run_dir/BUNDLE_FILE)
+    if not isinstance(man, dict) or not isinstance(man.get("files"), dict): return [f"{BUNDLE_FILE}: not a bundle manifest (no files table)"]
+    probs = [] if _same_minor(man.get("version"), _package_version()) else [
+        f"{BUNDLE_FILE}: made by sacroiliitis-dlr {man.get('version')}, this is {_package_version()}: load it with {man.get('version')}"]
+    listed, on_disk = set(man["files"]), set(bundle_files(run_dir))
+    probs += [f"{rel}: missing (the bundle lists it)" for rel in sorted(listed - on_disk)]
+    probs += [f"{rel}: not in the bundle (added after the run)" for rel in sorted(on_disk - listed)]
+    probs += [p for rel in sorted(listed & on_disk) if (p := _file_problem(run_dir, rel, man["files"][rel] or {}))]
+    return probs
+
+def verify_bundle(run_dir # a run folder that came from anywhere
+                 )->dict:
+    "The manifest of `run_dir` when every file matches it; otherwise a `BundleError` with one line per difference."
+    probs = bundle_problems(run_dir)
+    if probs: raise BundleError(f"{run_dir} is not the bundle it was made as:\n" + "\n".join(f"  - {p}" for p in probs))
+    return load_json(Path(run_dir)/BUNDLE_FILE)
 
 # %% ../nbs/00_core.ipynb #e8b448a9
 MODEL_KINDS = ("cnn", "radiomics", "stack", "signature", "clinical", "combined")  # in the order the stages make them
