@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/cli.html.md"""
 
 # %% ../nbs/40_cli.ipynb #2d33464f
 from __future__ import annotations
-import argparse, sys, traceback
+import argparse, errno, sys, traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from .core import PROFILES, get_profile, profile_to_json
@@ -78,6 +78,14 @@ def _cmd_report(args):
     "Re-execute the report notebooks of a finished run."
     from sacroiliitis_dlr.pipeline import render_reports
     render_reports(args.run_dir)
+    return 0
+
+def _cmd_check(args):
+    "Verify a run folder against its bundle manifest; a `BundleError` lists every file that differs."
+    from sacroiliitis_dlr.core import verify_bundle
+    man = verify_bundle(args.run_dir)
+    print(f"{args.run_dir}: the bundle is whole: {len(man['files'])} files as recorded, sacroiliitis-dlr {man['version']}, "
+          f"configuration {man['config_hash']}")
     return 0
 
 def _cmd_profile(args):
@@ -173,13 +181,19 @@ def _add_report(add):
     s.add_argument("run_dir", help="run folder")
     s.set_defaults(func=_cmd_report)
 
+def _add_check(add):
+    s = add("check", help="verify a run folder (a model bundle from elsewhere) against its manifest, loading nothing")
+    s.add_argument("run_dir", help="run folder")
+    s.set_defaults(func=_cmd_check)
+
 def _add_profile(add):
     s = add("profile", help="print a built-in profile as JSON")
     s.add_argument("name", choices=sorted(PROFILES))
     s.set_defaults(func=_cmd_profile)
 
 # %% ../nbs/40_cli.ipynb #8db1b6bf
-_SUBCOMMANDS = (_add_synth, _add_validate, _add_run, _add_import_dicom, _add_predict, _add_report, _add_profile)  # in --help order
+_SUBCOMMANDS = (_add_synth, _add_validate, _add_run, _add_import_dicom, _add_predict, _add_report, _add_check,
+               _add_profile)  # in --help order
 
 def build_parser()->argparse.ArgumentParser:
     "The `sacroiliitis-dlr` argument parser with all its subcommands."
@@ -205,16 +219,33 @@ def _cause(e:BaseException)->str:
     first = msg.splitlines()[0][:300] if msg else ""
     return f"{type(e).__name__}: {first}" if first else type(e).__name__
 
+def _disk_full(e:BaseException)->OSError|None:
+    "The `ENOSPC` error in `e` or its causes, if the disk filled up."
+    while e is not None:
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC: return e
+        e = e.__cause__ or e.__context__
+    return None
+
+def _log_traceback(run, args, e)->bool:
+    "Append `e`'s traceback to the run's pipeline.log; False when it cannot be written (a full disk)."
+    try:
+        with open(run/"pipeline.log", "a") as f:
+            f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} [{args.command}] {type(e).__name__}\n"
+                    + "".join(traceback.format_exception(e)))
+        return True
+    except OSError: return False
+
 def _report_failure(args, e:BaseException)->int:
     "Print the one-line message for `e`; keep its traceback in the run's pipeline.log."
     stage, run = getattr(e, "pipeline_stage", None), _run_folder(args)
     where = f"stage {stage}: " if stage else ""
-    hint = ""
-    if run is not None:
-        with open(run/"pipeline.log", "a") as f:
-            f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} [{args.command}] {type(e).__name__}\n"
-                    + "".join(traceback.format_exception(e)))
-        hint = f"\n(the traceback is in {run/'pipeline.log'}; --debug shows it)"
+    if full := _disk_full(e):
+        print(f"sacroiliitis-dlr {args.command}: {where}disk full while writing {full.filename or 'a file'}; free space and "
+              f"rerun the same command: " + ("finished stages are kept" if args.command == "run" else "nothing was left half-written"),
+              file=sys.stderr)
+        return 1
+    logged = run is not None and _log_traceback(run, args, e)
+    hint = f"\n(the traceback is in {run/'pipeline.log'}; --debug shows it)" if logged else ""
     if isinstance(e, KeyboardInterrupt):
         print(f"sacroiliitis-dlr {args.command}: interrupted{' in stage ' + stage if stage else ''}; "
               + ("finished stages are kept, and the same command resumes the run" if args.command == "run" else "nothing was changed"),

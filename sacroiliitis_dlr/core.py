@@ -433,15 +433,17 @@ def run_lock(run_dir # the run folder (created if absent)
 
 # %% ../nbs/00_core.ipynb #7b3534d2
 BUNDLE_FILE = "bundle.json"  # the run folder's manifest: size and SHA-256 of every file of the model bundle
-# top-level names outside the bundle: rewritten by `report` and later runs, or bundles of their own (LOSO sub-runs)
+# top-level names outside the bundle: rewritten by `report` and later runs, bundles of their own (LOSO sub-runs), or
+# the decoded-image cache (made from the cohort again when needed; a copy without it predicts the same)
 OUTSIDE_BUNDLE = (BUNDLE_FILE, LOCK_FILE, "pipeline.log", "pipeline.json", "index.html", "reports", "screenshots",
-                  "loso", "evaluations")
+                  "loso", "evaluations", "cache")
 
 def bundle_files(run_dir # a run folder
                 )->list:
-    "The files the bundle manifest covers, as sorted relative paths (half-written `.tmp-`/`.old-` folders excluded)."
+    "The files the bundle manifest covers, as sorted relative paths (half-written stage folders excluded)."
     run_dir = Path(run_dir)
-    def covered(rel): return rel.parts[0] not in OUTSIDE_BUNDLE and not any(".tmp-" in p or ".old-" in p for p in rel.parts)
+    def half(name): return ".tmp-" in name or ".old-" in name or name.endswith(".partial")
+    def covered(rel): return rel.parts[0] not in OUTSIDE_BUNDLE and not any(map(half, rel.parts))
     return sorted(str(rel) for p in run_dir.rglob("*")
                   if (p.is_file() or p.is_symlink()) and covered(rel := p.relative_to(run_dir)))
 

@@ -11,8 +11,9 @@ import base64, html, io, math
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PredictError', 'parse_pairs', 'check_inputs', 'run_cutoff', 'mask_to_native', 'probability_table',
-           'format_prediction', 'plot_prediction_overlay', 'prediction_html', 'predict_new_patient']
+__all__ = ['PREDICTION_MARKER', 'PredictError', 'parse_pairs', 'check_inputs', 'run_cutoff', 'mask_to_native',
+           'probability_table', 'format_prediction', 'plot_prediction_overlay', 'prediction_html',
+           'check_output_folder', 'predict_new_patient']
 
 # %% ../nbs/35_predict.ipynb #79e2415c
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 import nibabel as nib
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
-from .core import atomic_dir, atomic_write, load_json, save_json
+from .core import atomic_dir, atomic_write, check_replace_target, load_json, save_json, verify_bundle
 from .data import CLINICAL_RANGES, ras_grid, resample_mask
 from .combined import load_patient_files, predict_patient
 
@@ -156,6 +157,18 @@ Cut-off chosen on the training cohort (Youden): {cut}.</p>
 A research model; not a diagnosis.</p></body></html>
 """
 
+# %% ../nbs/35_predict.ipynb #d44eab7f
+PREDICTION_MARKER = "prediction.json"  # what every folder `predict` writes holds: the one kind it may replace
+
+def check_output_folder(out,             # the folder `predict` is asked to write (None: nothing is written)
+                        force:bool=False # replace an earlier prediction there
+                       ):
+    "Refuse, before any work, an `out` that exists without `force`, or that is not an earlier prediction or empty."
+    if out is None: return None
+    if not force and Path(out).exists():
+        raise PredictError([f"--out {out}: exists and is kept; give a new folder, or --force to replace an earlier prediction"])
+    return check_replace_target(out, PREDICTION_MARKER, "a prediction")
+
 # %% ../nbs/35_predict.ipynb #45a67394
 def predict_new_patient(run_dir,          # a finished run folder (the model bundle; the cohort is not needed)
                         images:dict,      # {modality: NIfTI path}
@@ -166,6 +179,8 @@ def predict_new_patient(run_dir,          # a finished run folder (the model bun
     "The combined probability of one new patient with its parts and the training cut-off; the mask on the first image's grid."
     run_dir = Path(run_dir)
     paths, clin = check_inputs(run_dir, images, clinical)
+    verify_bundle(run_dir)
+    check_output_folder(out, force)
     from sacroiliitis_dlr import segmentation
     imgs = load_patient_files(run_dir, paths)
     first = next(iter(paths.values()))
