@@ -22,8 +22,9 @@ __all__ = ['CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'BUNDLE_FIL
            'profile_from_json', 'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write',
            'save_json', 'load_json', 'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir',
            'path_inside', 'check_replace_target', 'package_versions', 'git_commit', 'init_run', 'read_run_profile',
-           'check_run_folder', 'run_lock', 'bundle_files', 'write_bundle_manifest', 'BundleError', 'bundle_problems',
-           'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry', 'model_spec']
+           'check_run_folder', 'run_lock', 'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError',
+           'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry',
+           'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -455,15 +456,24 @@ def _package_version()->str:
     from sacroiliitis_dlr import __version__
     return __version__
 
-def write_bundle_manifest(run_dir # a run folder whose stages have finished
-                         )->Path:
-    "Write `bundle.json`: size and SHA-256 of every bundle file, the package version and the configuration hash."
-    run_dir = Path(run_dir)
-    links = [rel for rel in bundle_files(run_dir) if (run_dir/rel).is_symlink()]
+def record_bundle(run_dir,     # a run folder
+                  folders=None # stage folders just written (None: every bundle file as it is now)
+                 )->Path:
+    "Record in `bundle.json` the files under `folders` and `config.json` as they are now; other entries stay as recorded."
+    run_dir = Path(run_dir); f = run_dir/BUNDLE_FILE
+    fresh = lambda rel: folders is None or rel == "config.json" or rel.split("/")[0] in {str(d) for d in folders}
+    old = load_json(f).get("files", {}) if f.is_file() and folders is not None else {}
+    new = [rel for rel in bundle_files(run_dir) if fresh(rel)]
+    links = [rel for rel in new if (run_dir/rel).is_symlink()]
     if links: raise RunFolderError(f"{run_dir}: {links[0]} is a symbolic link; a bundle holds plain files only")
-    files = {rel: _file_entry(run_dir/rel) for rel in bundle_files(run_dir)}
-    return save_json(run_dir/BUNDLE_FILE, dict(format=1, package="sacroiliitis-dlr", version=_package_version(),
-                                               config_hash=load_json(run_dir/"config.json").get("config_hash"), files=files))
+    files = {rel: v for rel, v in old.items() if not fresh(rel)} | {rel: _file_entry(run_dir/rel) for rel in new}
+    return save_json(f, dict(format=1, package="sacroiliitis-dlr", version=_package_version(),
+                             config_hash=load_json(run_dir/"config.json").get("config_hash"), files=dict(sorted(files.items()))))
+
+def write_bundle_manifest(run_dir # a run folder
+                         )->Path:
+    "Record every bundle file of `run_dir` as it is now (a bundle made before manifests, or a deliberate re-record)."
+    return record_bundle(run_dir, None)
 
 # %% ../nbs/00_core.ipynb #a6431bf5
 class BundleError(FileFormatError):
