@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #7021f482
 from __future__ import annotations
-import hashlib, json, os, re
+import csv, hashlib, json, math, os, re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,17 +14,17 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['CLINICAL_RANGES', 'CLINICAL_LABELS', 'ID_RULE', 'SPLIT_CHOICES', 'NORMALISATION', 'FINGERPRINT_PERCENTILES',
            'CohortError', 'Cohort', 'unsafe_id', 'identifier_reason', 'min_per_class', 'split_advice',
-           'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras', 'resample_to', 'normalise_intensity',
-           'ras_grid', 'target_grid', 'resample_mask', 'load_patient', 'native_grid', 'native_mask',
-           'image_fingerprint', 'dataset_fingerprint', 'make_plan', 'run_spacing', 'split_cohort', 'PatientDataset',
-           'cache_cohort', 'validation_summary', 'read_split']
+           'check_image_header', 'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras', 'resample_to',
+           'normalise_intensity', 'ras_grid', 'target_grid', 'resample_mask', 'load_patient', 'native_grid',
+           'native_mask', 'image_fingerprint', 'dataset_fingerprint', 'make_plan', 'run_spacing', 'split_cohort',
+           'PatientDataset', 'cache_cohort', 'validation_summary', 'read_split']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
 import pandas as pd
 import nibabel as nib
 from scipy import ndimage
-from .core import atomic_path, get_profile, path_inside
+from .core import CohortConfig, atomic_path, get_profile, path_inside
 
 # %% ../nbs/02_data.ipynb #2ffd3463
 class CohortError(ValueError):
@@ -100,13 +100,35 @@ def identifier_reason(name,  # a column name
     return None
 
 # %% ../nbs/02_data.ipynb #9ace5da2
-def _read_manifest(path):
+_DELIMITERS = {";": "';'", "\t": "a tab", "|": "'|'"}  # what spreadsheets write when asked for "CSV" in many locales
+
+def _header_problems(path)->tuple:
+    "(problems, positions of the columns to keep) from the manifest's header row, read as written (pandas renames duplicates)."
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f: first = f.readline()
+    except (OSError, UnicodeDecodeError) as e: return [f"{path.name}: unreadable ({type(e).__name__})"], None
+    cols = next(csv.reader([first]), [])
+    width = {d: len(next(csv.reader([first], delimiter=d), [])) for d in _DELIMITERS}
+    other = max(width, key=width.get)
+    if width[other] > max(len(cols), 1):
+        return [f"{path.name} uses {_DELIMITERS[other]} as its delimiter; the layout asks for commas (save it as comma-separated CSV)"], None
+    at = {}
+    for i, c in enumerate(cols): at.setdefault(c, []).append(i)
+    said = lambda ii: ", ".join(str(i + 1) for i in ii[:-1]) + f" and {ii[-1] + 1}"
+    return ([f"manifest: column {c!r} appears {len(ii)} times (columns {said(ii)}); keep one "
+             f"(which copy holds the right values cannot be told)" for c, ii in at.items() if len(ii) > 1],
+            [ii[0] for ii in at.values()])
+
+def _read_manifest(path)->tuple:
+    "(path, manifest with one copy of each column, header problems); a `CohortError` when it cannot be read as CSV."
     path = Path(path)
     if path.is_dir(): path = path/"manifest.csv"
     if not path.exists(): raise CohortError([f"manifest: file not found: {path}"], str(path))
+    probs, keep = _header_problems(path)
+    if keep is None: raise CohortError(probs, str(path))  # nothing else can be checked in a table read wrongly
     try: man = pd.read_csv(path, dtype={"patient_id": str, "scanner": str, "sex": str}, keep_default_na=True)
     except Exception as e: raise CohortError([f"manifest: unreadable ({type(e).__name__})"], str(path))
-    return path, man
+    return path, (man.iloc[:, keep] if len(keep) == man.shape[1] else man), probs
 
 def _check_ids(man)->list:
     "Unsafe, missing and duplicate patient IDs (duplicates compared ignoring case), each row named once."
@@ -207,10 +229,6 @@ def _check_size(man, cfg)->list:
             + split_advice(min(n.values()), cfg.test_size, cfg.n_folds)]
 
 # %% ../nbs/02_data.ipynb #6a6e9dfb
-def _load_nifti(path):
-    img = nib.load(str(path))
-    return img, np.asanyarray(img.dataobj)
-
 def _affine_problem(affine)->str|None:
     "'non-finite' or 'singular' when the voxel-to-world matrix cannot place the image, else None."
     a = np.asarray(affine, dtype=float)
@@ -219,31 +237,80 @@ def _affine_problem(affine)->str|None:
     if norms.min() == 0 or abs(np.linalg.det(a[:3, :3]))/np.prod(norms) < 1e-6: return "singular"
     return None
 
-def _check_patient(row, modalities, root, tol_mm)->list:
-    "Problems in one patient's files."
+def _check_file(f, rel, max_voxels)->tuple:
+    "(problems, image, voxels) of one NIfTI; the voxels are decoded only once its header has passed."
+    head = check_image_header(f, max_voxels, rel)
+    if head: return head, None, None
+    img = nib.load(str(f))
+    if len(img.shape) != 3: return [f"{rel} is {len(img.shape)}-D {img.shape}, expected 3-D"], None, None
+    bad = _affine_problem(img.affine)
+    if bad: return [f"{rel} has a {bad} affine (the header's voxel-to-world matrix); fix its sform/qform"], None, None
+    try: data = np.asanyarray(img.dataobj)
+    except Exception as e: return [f"unreadable NIfTI {rel} ({type(e).__name__}: {e})"], None, None
+    if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
+        return [f"{rel} has {int((~np.isfinite(data)).sum())} NaN or infinite voxels"], img, data
+    return [], img, data
+
+def _mask_problems(data, rel)->list:
+    "A mask holds 0 and 1 only, and some 1."
+    vals = np.unique(data[np.isfinite(data)]) if np.issubdtype(data.dtype, np.floating) else np.unique(data)
+    odd = vals[(vals != 0) & (vals != 1)]
+    if len(odd): return [f"{rel} has values other than 0 and 1 ({', '.join(f'{v:g}' for v in odd[:5])}"
+                         f"{', ...' if len(odd) > 5 else ''}); a mask is 1 inside the SIJ, 0 outside"]
+    return [] if (data > 0).any() else [f"{rel} is empty (no voxel > 0)"]
+
+# %% ../nbs/02_data.ipynb #afd359f3
+def check_image_header(path,           # a NIfTI file
+                       max_voxels:int, # the most voxels an image may declare (profile `cohort.max_voxels`)
+                       name=None       # how messages call the file (default: `path` as given)
+                      )->list:
+    "What the header alone shows is wrong with a NIfTI (unreadable, too many voxels declared); no voxel is decoded."
+    name = str(path) if name is None else str(name)
+    try: img = nib.load(str(path))  # the header only: the voxels stay behind an array proxy
+    except Exception as e: return [f"unreadable NIfTI {name} ({type(e).__name__}: {e})"]
+    shape = tuple(int(n) for n in img.shape); n = math.prod(shape)
+    if n <= max_voxels: return []
+    return [f"{name}: its header declares {shape} = {n:,} voxels, more than the cap of {max_voxels:,} (profile "
+            f"cohort.max_voxels; {4*n/2**30:.1f} GiB as float32); check the file, or raise the cap for larger images"]
+
+# %% ../nbs/02_data.ipynb #aabc13fa
+def _voxel_cap(profile)->int:
+    "The profile's `cohort.max_voxels` (the default profile's when none is given)."
+    return int((get_profile(profile).cohort if profile is not None else CohortConfig()).max_voxels)
+
+# %% ../nbs/02_data.ipynb #d78c3b91
+def _outside(root, rel)->bool:
+    "Whether the manifest cell `rel` resolves (symlinks followed) outside the cohort folder `root`."
+    top = Path(root).resolve()
+    return not (top/str(rel)).resolve().is_relative_to(top)
+
+def _check_paths(man, modalities, root)->list:
+    "Image and mask cells that resolve outside the cohort folder, each named with its patient and column."
+    cols = [f"image_{m}" for m in modalities] + (["mask"] if "mask" in man.columns else [])
+    pids, probs = man.patient_id.fillna("<missing id>").astype(str), []
+    for pid, cells in zip(pids, man[cols].itertuples(index=False)):
+        for col, rel in zip(cols, cells):
+            if pd.isna(rel) or not str(rel).strip() or not _outside(root, rel): continue
+            probs.append(f"patient {pid}: {col}: {rel} lies outside the cohort folder (images sit below the manifest's "
+                         f"folder): move it there, or accept such paths with --allow-outside-paths")
+    return probs
+
+# %% ../nbs/02_data.ipynb #8eb44816
+def _check_patient(row, modalities, root, tol_mm, max_voxels:int=2**27, allow_outside:bool=False)->list:
+    "Problems in one patient's files; none is decoded before its header passes `check_image_header`."
     pid, probs, ref = row["patient_id"], [], None
-    cols = [f"image_{m}" for m in modalities] + (["mask"] if "mask" in row.index else [])
-    for col in cols:
+    for col in [f"image_{m}" for m in modalities] + (["mask"] if "mask" in row.index else []):
         rel = row[col]
         if pd.isna(rel) or str(rel).strip() == "":
             if col != "mask": probs.append(f"patient {pid}: {col}: no file given")
             continue
-        f = (root/str(rel))
+        if not allow_outside and _outside(root, rel): continue  # `_check_paths` names it; it is never opened
+        f = root/str(rel)
         if not f.exists(): probs.append(f"patient {pid}: {col}: file not found: {rel}"); continue
-        try: img, data = _load_nifti(f)
-        except Exception as e: probs.append(f"patient {pid}: {col}: unreadable NIfTI {rel} ({type(e).__name__}: {e})"); continue
-        if data.ndim != 3: probs.append(f"patient {pid}: {col}: {rel} is {data.ndim}-D {data.shape}, expected 3-D"); continue
-        bad = _affine_problem(img.affine)
-        if bad: probs.append(f"patient {pid}: {col}: {rel} has a {bad} affine (the header's voxel-to-world matrix); "
-                             f"fix its sform/qform"); continue
-        if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
-            probs.append(f"patient {pid}: {col}: {rel} has {int((~np.isfinite(data)).sum())} NaN or infinite voxels")
-        if col == "mask":
-            vals = np.unique(data[np.isfinite(data)]) if np.issubdtype(data.dtype, np.floating) else np.unique(data)
-            odd = vals[(vals != 0) & (vals != 1)]
-            if len(odd): probs.append(f"patient {pid}: mask: {rel} has values other than 0 and 1 "
-                                      f"({', '.join(f'{v:g}' for v in odd[:5])}{', ...' if len(odd) > 5 else ''}); a mask is 1 inside the SIJ, 0 outside")
-            elif not (data > 0).any(): probs.append(f"patient {pid}: mask: {rel} is empty (no voxel > 0)")
+        found, img, data = _check_file(f, rel, max_voxels)
+        if img is not None and col == "mask": found += _mask_problems(data, rel)
+        probs += [f"patient {pid}: {col}: {p}" for p in found]
+        if img is None: continue
         if ref is None: ref = (col, data.shape, img.affine); continue
         gap = grid_mismatch_mm(img.affine, data.shape, ref[2], ref[1])
         tol = max(tol_mm, 0.5*max(_voxel_mm(img.affine).max(), _voxel_mm(ref[2]).max()))
@@ -267,18 +334,21 @@ def load_cohort(path,                  # manifest.csv or the folder holding it
                 tol_mm:float=1.0,      # grids whose fields of view differ by more (mm; at least half a voxel) do not match
                 n_threads:int=2,
                 predictors=(),         # clinical columns to use besides the documented ones (CLI: --predictor)
-                profile=None           # the run's `Profile` or name: check there are enough patients for its split
+                profile=None,          # the run's `Profile` or name: its split must fit; its `cohort.max_voxels` caps images
+                allow_outside:bool=False, # accept image paths outside the manifest's folder (CLI: --allow-outside-paths)
+                max_voxels:int|None=None  # the most voxels an image may declare (None: the profile's `cohort.max_voxels`)
                )->Cohort:
     "Read and validate a cohort; raises `CohortError` listing every problem."
-    path, man = _read_manifest(path)
+    path, man, probs = _read_manifest(path)
     root, predictors = path.parent, tuple(dict.fromkeys(map(str, predictors)))
-    probs = _check_table(man, predictors)
+    probs += _check_table(man, predictors)
     if profile is not None: probs += _check_size(man, get_profile(profile).cohort)
     modalities = tuple(c[len("image_"):] for c in man.columns if c.startswith("image_"))
+    if not allow_outside and "patient_id" in man.columns: probs += _check_paths(man, modalities, root)
     if check_files and "patient_id" in man.columns and modalities:
-        rows = [r for _, r in man.iterrows()]
+        cap, rows = max_voxels or _voxel_cap(profile), [r for _, r in man.iterrows()]
         with ThreadPoolExecutor(n_threads) as ex:
-            for p in ex.map(lambda r: _check_patient(r, modalities, root, tol_mm), rows): probs += p
+            for p in ex.map(lambda r: _check_patient(r, modalities, root, tol_mm, cap, allow_outside), rows): probs += p
     if probs: raise CohortError(probs, str(path))
     clinical = tuple(c for c in man.columns if c in CLINICAL_RANGES) + tuple(p for p in predictors if p not in CLINICAL_RANGES)
     man = man[[c for c in man.columns if c in _STRUCTURAL or c.startswith("image_")] + list(clinical)].copy()  # the rest stays home
