@@ -14,13 +14,13 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['DEFAULT_RULES', 'DicomImportError', 'read_rules', 'series_modality', 'Series', 'index_series', 'volume_to_dicom',
            'read_id_map', 'pseudonymise', 'check_id_map_place', 'clean_nifti', 'convert_series', 'plan_import',
-           'read_clinical_table', 'import_dicom']
+           'read_clinical_table', 'clinical_columns', 'import_dicom']
 
 # %% ../nbs/04_dicom.ipynb #1c5cd324
 import numpy as np
 import pandas as pd
 import nibabel as nib
-from .core import atomic_dir, atomic_write, load_json, path_inside, RunFolderError
+from .core import atomic_dir, atomic_write, check_replace_target, load_json, path_inside, RunFolderError
 from .data import CLINICAL_RANGES, CohortError, identifier_reason
 
 # %% ../nbs/04_dicom.ipynb #32ed12c6
@@ -245,9 +245,18 @@ def read_clinical_table(path # CSV: `patient_id` (the DICOM PatientID), `label`,
     if probs: raise DicomImportError(probs, str(path))
     return t
 
+# %% ../nbs/04_dicom.ipynb #6ec01944
+def clinical_columns(table,        # the clinical table (`read_clinical_table`)
+                     predictors=() # columns to copy besides the documented ones (CLI: --predictor)
+                    )->tuple:
+    "(copied, dropped): the clinical table's columns that go into the manifest, and the rest (by name only)."
+    keep = {"label", "scanner", *CLINICAL_RANGES, *map(str, predictors)}
+    cols = [c for c in table.columns if c != "patient_id"]
+    return [c for c in cols if c in keep], [c for c in cols if c not in keep]
+
 # %% ../nbs/04_dicom.ipynb #343bb5d5
-def _manifest(chosen, ids, rules, clinical)->pd.DataFrame:
-    "One row per patient in pseudonym order: patient_id, label, scanner, image_<modality>, then the clinical columns."
+def _manifest(chosen, ids, rules, clinical, predictors=())->pd.DataFrame:
+    "One row per patient in pseudonym order: patient_id, label, scanner, image_<modality>, then the copied clinical columns."
     rows = []
     for pid in sorted(chosen, key=ids.get):
         first = chosen[pid][next(iter(rules))]
@@ -258,8 +267,15 @@ def _manifest(chosen, ids, rules, clinical)->pd.DataFrame:
     t = clinical.assign(patient_id=clinical.patient_id.astype(str).map(ids)).dropna(subset=["patient_id"]).set_index("patient_id")
     for c in ("label", "scanner"):
         if c in t.columns: man[c] = man.patient_id.map(t[c]).where(lambda v: v.notna(), man[c])
-    extra = [c for c in t.columns if c not in ("label", "scanner")]
+    extra = [c for c in clinical_columns(clinical, predictors)[0] if c not in ("label", "scanner")]
     return pd.concat([man, t[extra].reindex(man.patient_id).reset_index(drop=True)], axis=1)
+
+def _import_record(rules, man, ignored, skipped, dropped)->str:
+    "import.json: rules, counts, converter, the clinical columns left out (names only); no identifier, no value."
+    import dcm2niix
+    return json.dumps(dict(rules=rules, n_patients=len(man), n_series_converted=len(man)*len(rules), n_series_ignored=ignored,
+                           n_files_skipped=skipped, converter=f"dcm2niix {dcm2niix.__version__}", sidecars=False,
+                           header_text_fields_emptied=list(_TEXT_FIELDS), clinical_columns_dropped=list(dropped)), indent=2) + "\n"
 
 # %% ../nbs/04_dicom.ipynb #625d3b3a
 def import_dicom(dicom_dir,            # folder of DICOM files (searched recursively; any file layout)
@@ -267,19 +283,23 @@ def import_dicom(dicom_dir,            # folder of DICOM files (searched recursi
                  id_map,               # CSV mapping DICOM PatientID -> pseudonym; outside `out`; extended if it exists
                  clinical=None,        # CSV with patient_id (DICOM PatientID), label and clinical columns
                  rules=None,           # {modality: regex} or a JSON file of it (default `DEFAULT_RULES`)
-                 force:bool=False      # replace an existing cohort folder
+                 force:bool=False,     # replace an earlier import (a folder holding import.json) or an empty folder
+                 predictors=()         # clinical-table columns copied besides the documented ones (CLI: --predictor)
                 )->pd.DataFrame:
     "Convert each patient's series to de-identified NIfTI under pseudonymous IDs and write `manifest.csv`."
-    import dcm2niix
     out = Path(out); id_map = check_id_map_place(id_map, out)
     if out.exists() and not force: raise RunFolderError(f"{out} exists and is kept: an existing cohort is replaced only when asked (--force)")
-    rules = read_rules(rules)
+    if force: check_replace_target(out, "import.json", "a DICOM import")  # never a run, another cohort or a file
+    rules, predictors = read_rules(rules), tuple(dict.fromkeys(map(str, predictors)))
     table = read_clinical_table(clinical) if clinical is not None else None
+    absent = [p for p in predictors if table is None or p not in table.columns]
+    if absent: raise DicomImportError([f"predictor {p!r}: no such column in the clinical table (--clinical)" for p in absent])
     series, skipped = index_series(dicom_dir)
     if not series: raise DicomImportError([f"no DICOM MR series found ({skipped} other files)"], str(dicom_dir))
     chosen, ignored, probs = plan_import(series, rules, table)
     if probs: raise DicomImportError(probs, str(dicom_dir))
     ids = pseudonymise(chosen, read_id_map(id_map))
+    dropped = [] if table is None else clinical_columns(table, predictors)[1]
     with atomic_dir(out, force) as tmp:
         (tmp/"images").mkdir()
         for pid in sorted(chosen, key=ids.get):
@@ -288,10 +308,9 @@ def import_dicom(dicom_dir,            # folder of DICOM files (searched recursi
                 if why: probs.append(f"patient {pid} ({ids[pid]}): {m}: {s.label}: {why}")
         if probs: raise DicomImportError(probs, str(dicom_dir))
         shutil.rmtree(tmp/"_work", ignore_errors=True)
-        man = _manifest(chosen, ids, rules, table)
+        man = _manifest(chosen, ids, rules, table, predictors)
         atomic_write(tmp/"manifest.csv", man.to_csv(index=False))
-        atomic_write(tmp/"import.json", json.dumps(dict(rules=rules, n_patients=len(man), n_series_converted=len(man)*len(rules),
-                     n_series_ignored=ignored, n_files_skipped=skipped, converter=f"dcm2niix {dcm2niix.__version__}",
-                     sidecars=False, header_text_fields_emptied=list(_TEXT_FIELDS)), indent=2) + "\n")
+        atomic_write(tmp/"import.json", _import_record(rules, man, ignored, skipped, dropped))
         atomic_write(id_map, pd.DataFrame(dict(original_id=list(ids), patient_id=list(ids.values()))).to_csv(index=False))
+    man.attrs["dropped_columns"] = dropped  # for the command line's summary
     return man

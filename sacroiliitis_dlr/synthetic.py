@@ -26,9 +26,8 @@ import nibabel as nib
 import scipy.fft
 from scipy import stats
 from scipy.special import expit, gammaln, logsumexp
-from .core import atomic_dir, get_profile, save_json, to_dict
+from .core import atomic_dir, check_replace_target, get_profile, save_json, to_dict
 from .data import CLINICAL_RANGES  # the ranges a recorded clinical value must lie in
-
 
 # %% ../nbs/01_synthetic.ipynb #80a8717b
 @dataclass(frozen=True)
@@ -598,13 +597,14 @@ def make_cohort(out_dir,                   # cohort folder to create
                 seed:int=0,
                 modalities=MODALITIES,     # a subset of ("T1WI", "FS-T2WI")
                 profile="cpu",             # a `Profile` or its name: sets image scale and default size
-                overwrite:bool=False,      # replace an existing folder
+                overwrite:bool=False,      # replace a synthetic cohort (one holding generator.json) or an empty folder
                 n_jobs:int|None=None,      # processes (default: up to 2)
                 model:DiseaseModel=DEFAULT_MODEL,
                 acquisition="default"      # "clinical": 0.6 mm pixels, 25 slices of 3.3 mm, LSP/LAS, int16 + slope (`ACQUISITIONS`)
                )->pd.DataFrame:
     "Write a synthetic multimodal SIJ MRI cohort to `out_dir`; returns its manifest."
     prof = get_profile(profile)
+    if overwrite: check_replace_target(out_dir, "generator.json", "a synthetic cohort")  # never a run, a real cohort or a file
     if acquisition not in ACQUISITIONS: raise ValueError(f"acquisition must be one of {list(ACQUISITIONS)}, not {acquisition!r}")
     bad = [m for m in modalities if m not in MODALITIES]
     if bad or not modalities: raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
