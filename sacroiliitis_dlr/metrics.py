@@ -1,5 +1,6 @@
 """Discrimination, calibration and clinical utility of a risk model: AUC with confidence intervals, DeLong tests,
-cut-off metrics, Hosmer-Lemeshow, calibration, decision curves and NRI/IDI, each checked against an
+cut-off metrics, Hosmer-Lemeshow, calibration, decision curves and NRI/IDI, the minimum sample size (Riley),
+Harrell's bootstrap optimism correction and a band for the calibration curve, each checked against an
 independent computation.
 
 Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/metrics.html.md"""
@@ -14,9 +15,12 @@ from dataclasses import dataclass, asdict, fields
 from itertools import combinations
 
 # %% auto #0
-__all__ = ['MetricsError', 'delong_cov', 'auc_ci', 'DeLongResult', 'delong_test', 'delong_matrix', 'youden_cutoff',
+__all__ = ['RMS_INDEXES', 'MetricsError', 'delong_cov', 'auc_ci', 'DeLongResult', 'delong_test', 'delong_matrix', 'youden_cutoff',
            'binary_metrics', 'hosmer_lemeshow', 'calibration_summary', 'calibration_curve_table', 'net_benefit',
-           'nri_idi', 'CategoricalNRIResult', 'categorical_nri']
+           'nri_idi', 'CategoricalNRIResult', 'categorical_nri', 'max_cox_snell_r2', 'cstat_to_cox_snell',
+           'DevelopmentSampleSize', 'development_sample_size', 'ValidationSampleSize', 'validation_sample_size',
+           'logistic_refit', 'bootstrap_indices', 'OptimismResult', 'bootstrap_optimism', 'CalibrationBand',
+           'calibration_band']
 
 # %% ../nbs/20_metrics.ipynb #ca1ae916
 import numpy as np
@@ -590,3 +594,357 @@ def categorical_nri(y,           # 0/1 outcome per patient
                                 float(stat), _wald_p(nri, se), float(nri_ev), float(nri_ne), **shares,
                                 n_events=int(y.sum()), n_nonevents=int(len(y) - y.sum()),
                                 table=_reclassification_table(y, c_old, c_new, _category_labels(t)))
+
+# %% ../nbs/20_metrics.ipynb #i3202
+import statsmodels.api as sm
+from scipy.special import ndtri
+
+# %% ../nbs/20_metrics.ipynb #i3204
+def _r_mt_state(seed):
+    "numpy's MT19937 in the state R's `set.seed(seed)` leaves its Mersenne-Twister (R's RNG_Init and FixupSeeds)."
+    s = int(seed) & 0xFFFFFFFF
+    for _ in range(50): s = (69069 * s + 1) & 0xFFFFFFFF
+    key = np.empty(625, np.uint32)
+    for j in range(625): s = (69069 * s + 1) & 0xFFFFFFFF; key[j] = s
+    bg = np.random.MT19937()
+    bg.state = {"bit_generator": "MT19937", "state": {"key": key[1:], "pos": 624}}  # key[0] is R's position word
+    return bg
+
+def _r_unif(bg, n):
+    "R's `unif_rand()` n times: 32-bit words times 2^-32, an exact 0 moved inside (0, 1) as R's `fixup` does."
+    u = bg.random_raw(n).astype(float) * 2.3283064365386963e-10
+    return np.where(u <= 0, 0.5 * 2.328306437080797e-10, u)
+
+def _r_rnorm(seed, n, mean=0.0, sd=1.0):
+    "R's `set.seed(seed); rnorm(n, mean, sd)` (Mersenne-Twister, inversion)."
+    u = _r_unif(_r_mt_state(seed), 2 * int(n)).reshape(-1, 2)
+    big = 134217728.0  # 2^27: R's BIG
+    return mean + sd * ndtri((np.floor(big * u[:, 0]) + u[:, 1]) / big)
+
+# %% ../nbs/20_metrics.ipynb #i3208
+def _check_prevalence(prevalence):
+    "`prevalence` as a float strictly between 0 and 1."
+    if isinstance(prevalence, bool) or not isinstance(prevalence, (int, float, np.floating)) or not 0 < prevalence < 1:
+        raise MetricsError(f"prevalence must be a proportion strictly between 0 and 1, got {prevalence!r}")
+    return float(prevalence)
+
+def max_cox_snell_r2(prevalence # outcome proportion
+                    )->float:
+    "The largest Cox-Snell R^2 a logistic model can reach at this prevalence (Riley et al. 2019, eq. 23)."
+    p = _check_prevalence(prevalence)
+    return 1 - math.exp(2 * (p * math.log(p) + (1 - p) * math.log(1 - p)))
+
+def cstat_to_cox_snell(cstatistic,       # anticipated C-statistic (AUC)
+                       prevalence,       # anticipated outcome proportion
+                       seed=123456,      # R's seed (pmsampsize's default)
+                       n=1_000_000       # simulated patients
+                      )->float:
+    "Cox-Snell R^2 of a logistic model with this C-statistic: Riley et al. 2021's simulation, with R's random numbers."
+    p = _check_prevalence(prevalence)
+    if not 0.5 < cstatistic < 1: raise MetricsError(f"cstatistic must be in (0.5, 1), got {cstatistic!r}")
+    n0, n1 = int(p * n), int((1 - p) * n)
+    z = _r_rnorm(seed, n0 + n1)
+    lp, y = np.r_[z[:n0], z[n0:] + math.sqrt(2) * ndtri(cstatistic)], np.r_[np.zeros(n0), np.ones(n1)]
+    (a, b), _ = _logistic_newton(np.column_stack([np.ones(len(y)), lp]), y, np.zeros(len(y)))
+    m = y.mean()
+    lr = -2 * len(y) * (m * math.log(m) + (1 - m) * math.log(1 - m)) + 2 * np.sum(y * (a + b * lp) - np.logaddexp(0, a + b * lp))
+    return float(1 - math.exp(-lr / n))
+
+# %% ../nbs/20_metrics.ipynb #i3212
+@dataclass(frozen=True)
+class DevelopmentSampleSize:
+    "Riley et al.'s minimum sample size for developing a binary-outcome model (R's `pmsampsize(type = 'b')`)."
+    n: int                     # the minimum sample size, the largest of the three
+    binding: str               # the criterion that sets n: 'shrinkage', 'optimism' or 'risk'
+    n_shrinkage: int           # criterion (i): expected shrinkage >= `shrinkage`
+    n_optimism: int            # criterion (ii): optimism in Nagelkerke's R^2 <= 0.05
+    n_risk: int                # criterion (iii): overall risk within +/- 0.05
+    shrinkage: float           # the target shrinkage of criterion (i)
+    shrinkage_optimism: float  # the shrinkage criterion (ii) implies
+    csrsquared: float          # anticipated Cox-Snell R^2
+    max_r2: float              # its maximum at this prevalence
+    nagrsquared: float         # Nagelkerke's R^2, csrsquared / max_r2
+    parameters: int            # candidate predictor parameters
+    prevalence: float          # anticipated outcome proportion
+    events: float              # n x prevalence
+    epp: float                 # events per candidate parameter, rounded to 2 decimals as pmsampsize prints it
+    r2_source: str             # where the anticipated R^2 came from
+
+    def table(self)->pd.DataFrame:
+        "pmsampsize's `results_table`: one row per criterion, then the final one."
+        s = max(self.shrinkage, self.shrinkage_optimism)
+        rows = [(self.n_shrinkage, self.shrinkage), (self.n_optimism, self.shrinkage_optimism), (self.n_risk, s), (self.n, s)]
+        return pd.DataFrame([dict(Samp_size=n, Shrinkage=round(sh, 3), Parameter=self.parameters, CS_Rsq=self.csrsquared,
+                                  Max_Rsq=round(self.max_r2, 3), Nag_Rsq=round(self.nagrsquared, 3),
+                                  EPP=round(n * self.prevalence / self.parameters, 2)) for n, sh in rows],
+                            index=["Criteria 1", "Criteria 2", "Criteria 3", "Final"])
+
+# %% ../nbs/20_metrics.ipynb #i3213
+def _n_for_shrinkage(parameters, r2, s):
+    "Riley et al. 2019, eq. 11: the n at which the expected shrinkage is s."
+    return math.ceil(parameters / ((s - 1) * math.log(1 - r2 / s)))
+
+def _anticipated_r2(prevalence, csrsquared, nagrsquared, cstatistic, seed):
+    "The Cox-Snell R^2 from the one input given, converted and rounded as pmsampsize 1.1.3 does, and its source."
+    if sum(v is not None for v in (csrsquared, nagrsquared, cstatistic)) != 1:
+        raise MetricsError("give exactly one of csrsquared, nagrsquared or cstatistic (the anticipated performance)")
+    if csrsquared is not None: return float(csrsquared), f"Cox-Snell R^2 = {csrsquared:g} (given)"
+    if nagrsquared is not None:
+        r2 = round(nagrsquared * max_cox_snell_r2(prevalence), 3)
+        return r2, f"Cox-Snell R^2 = {r2:g} from Nagelkerke's R^2 = {nagrsquared:g}"
+    r2 = round(cstat_to_cox_snell(cstatistic, prevalence, seed), 4)
+    return r2, f"Cox-Snell R^2 = {r2:g} from a C-statistic of {cstatistic:g} (Riley et al. 2021's simulation, seed {seed})"
+
+# %% ../nbs/20_metrics.ipynb #i3214
+def development_sample_size(parameters,        # candidate predictor parameters (a spline or a factor counts several)
+                            prevalence,        # anticipated outcome proportion
+                            csrsquared=None,   # anticipated Cox-Snell R^2 (ideally optimism-corrected), or
+                            nagrsquared=None,  # anticipated Nagelkerke R^2, or
+                            cstatistic=None,   # anticipated C-statistic (converted by simulation)
+                            shrinkage=0.9,     # target expected shrinkage of criterion (i)
+                            seed=123456,       # R's seed of the C-statistic conversion (pmsampsize's default)
+                            r2_source=None     # words saying where the anticipated value comes from (default: the input)
+                           )->DevelopmentSampleSize:
+    "Minimum n to develop a logistic model: Riley et al.'s three criteria, as R's `pmsampsize(type = 'b')`."
+    p = _check_prevalence(prevalence)
+    if isinstance(parameters, bool) or int(parameters) != parameters or parameters < 1:
+        raise MetricsError(f"parameters must be a positive integer, got {parameters!r}")
+    if not 0 < shrinkage < 1: raise MetricsError(f"shrinkage must be between 0 and 1, got {shrinkage!r}")
+    r2, source = _anticipated_r2(p, csrsquared, nagrsquared, cstatistic, seed)
+    if not 0 < r2 < shrinkage: raise MetricsError(f"the Cox-Snell R^2 {r2:g} must be above 0 and below the shrinkage {shrinkage:g}")
+    n1 = _n_for_shrinkage(parameters, r2, shrinkage)
+    e1 = n1 * p  # pmsampsize takes max R^2 from the events at n1: the same number, with its rounding
+    mx = 1 - math.exp(2 * (e1 * math.log(e1 / n1) + (n1 - e1) * math.log(1 - e1 / n1)) / n1)
+    if r2 >= mx: raise MetricsError(f"the Cox-Snell R^2 {r2:g} is not below its maximum {mx:.4f} at prevalence {p:g}")
+    s2 = r2 / (r2 + 0.05 * mx)
+    n2, n3 = _n_for_shrinkage(parameters, r2, s2), math.ceil((1.96 / 0.05)**2 * p * (1 - p))
+    n = max(n1, n2, n3)
+    return DevelopmentSampleSize(n=n, binding=("shrinkage", "optimism", "risk")[[n1, n2, n3].index(n)], n_shrinkage=n1,
+                                 n_optimism=n2, n_risk=n3, shrinkage=shrinkage, shrinkage_optimism=s2, csrsquared=r2,
+                                 max_r2=mx, nagrsquared=r2 / mx, parameters=int(parameters), prevalence=p, events=n * p,
+                                 epp=round(n * p / parameters, 2), r2_source=r2_source or source)
+
+# %% ../nbs/20_metrics.ipynb #i3221
+@dataclass(frozen=True)
+class ValidationSampleSize:
+    "Minimum n for externally validating a binary-outcome model (Riley et al. 2021; R's `pmvalsampsize(type = 'b')`)."
+    n: int                         # the minimum sample size, the largest criterion
+    binding: str                   # the criterion that sets n: 'oe', 'slope', 'cstatistic' or 'net_benefit'
+    n_oe: int                      # precise O/E
+    n_slope: int                   # precise calibration slope
+    n_cstat: int                   # precise C-statistic
+    n_net_benefit: int | None      # precise standardised net benefit (None without sensitivity, specificity, threshold)
+    se_oe: float                   # SE(ln O/E) that gives the target width
+    se_slope: float                # SE of the slope that gives the target width
+    se_cstat: float                # SE of the C-statistic at n_cstat
+    se_net_benefit: float | None   # SE of the standardised net benefit (3 decimals, as R)
+    prevalence: float              # anticipated outcome proportion
+    cstatistic: float              # anticipated C-statistic
+    lp_mean: float                 # mean of the normal linear predictor
+    lp_sd: float                   # its standard deviation
+    events: float                  # n x prevalence
+
+# %% ../nbs/20_metrics.ipynb #i3222
+def _se_for_width(width, increment, half_width):
+    "pmvalsampsize's search: the first multiple of `increment` whose CI (`half_width(se)` -> width) is at least `width`."
+    se, w = 0.0, 0.0
+    while w < width: se += increment; w = half_width(se)
+    return se
+
+def _n_cstat(c, prevalence, width, n_max=1_000_000):
+    "Smallest n whose 95% CI of the C-statistic is no wider than `width` (Newcombe's SE), and that SE."
+    size = np.arange(1, n_max + 1, dtype=float)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(c * (1 - c) * (1 + (size / 2 - 1) * (1 - c) / (2 - c) + (size / 2 - 1) * c / (1 + c))
+                     / (size * size * prevalence * (1 - prevalence)))
+    ok = np.flatnonzero(2 * 1.96 * se <= width)
+    if not len(ok): raise MetricsError(f"no n up to {n_max} gives a C-statistic CI as narrow as {width}")
+    return int(size[ok[0]]), float(se[ok[0]])
+
+def _n_slope(lp, width):
+    "n for a calibration-slope CI of `width`: Fisher information of a calibrated model at linear predictors `lp`."
+    w = np.exp(lp) / (1 + np.exp(lp))**2
+    i00, i01, i11 = w.mean(), (lp * w).mean(), (lp * lp * w).mean()
+    se = width / (2 * 1.96)
+    return math.ceil(i00 / (se * se * (i00 * i11 - i01 * i01))), se
+
+def _n_net_benefit(p, sens, spec, t, width, increment):
+    "n for a standardised net benefit CI of `width` from sensitivity and specificity at threshold t, and its SE."
+    w = (1 - p) / p * t / (1 - t)
+    se = round(_se_for_width(width, increment, lambda s: 2 * 1.96 * s), 3)
+    return math.ceil((sens * (1 - sens) / p + w * w * spec * (1 - spec) / (1 - p) + w * w * (1 - spec)**2 / (p * (1 - p))) / se**2), se
+
+# %% ../nbs/20_metrics.ipynb #i3223
+def validation_sample_size(prevalence,          # anticipated outcome proportion in the validation cohort
+                           cstatistic,          # anticipated C-statistic there
+                           lp_mean, lp_sd,      # the linear predictor's normal distribution there (log-odds)
+                           oe_ci_width=0.2,     # target 95% CI width of O/E
+                           slope_ci_width=0.2,  # target 95% CI width of the calibration slope
+                           cstat_ci_width=0.1,  # target 95% CI width of the C-statistic
+                           oe=1.0,              # anticipated O/E
+                           sensitivity=None, specificity=None, threshold=None,  # all three: the net-benefit criterion
+                           nb_ci_width=0.2,     # target 95% CI width of the standardised net benefit
+                           simobs=1_000_000,    # simulated linear predictors (R's default)
+                           seed=123456,         # R's seed: the draws are R's own `rnorm`
+                           increment=0.0001     # step of the SE searches (R's default)
+                          )->ValidationSampleSize:
+    "Minimum n for external validation, as R's `pmvalsampsize(type = 'b', lpnormal = c(lp_mean, lp_sd))`."
+    p = _check_prevalence(prevalence)
+    if not 0.5 < cstatistic < 1: raise MetricsError(f"cstatistic must be in (0.5, 1), got {cstatistic!r}")
+    if not lp_sd > 0: raise MetricsError(f"lp_sd must be positive, got {lp_sd!r}")
+    nb = [v is not None for v in (sensitivity, specificity, threshold)]
+    if any(nb) and not all(nb): raise MetricsError("the net-benefit criterion needs sensitivity, specificity and threshold")
+    se_oe = _se_for_width(oe_ci_width, increment, lambda s: math.exp(math.log(oe) + 1.96 * s) - math.exp(math.log(oe) - 1.96 * s))
+    n1 = math.ceil((1 - p) / (p * se_oe**2))
+    n2, se_slope = _n_slope(_r_rnorm(seed, simobs, lp_mean, lp_sd), slope_ci_width)
+    n3, se_c = _n_cstat(cstatistic, p, cstat_ci_width)
+    n4, se_nb = _n_net_benefit(p, sensitivity, specificity, threshold, nb_ci_width, increment) if all(nb) else (None, None)
+    ns = {k: v for k, v in dict(oe=n1, slope=n2, cstatistic=n3, net_benefit=n4).items() if v is not None}
+    n = max(ns.values())
+    return ValidationSampleSize(n=n, binding=max(ns, key=ns.get), n_oe=n1, n_slope=n2, n_cstat=n3, n_net_benefit=n4,
+                                se_oe=se_oe, se_slope=se_slope, se_cstat=se_c, se_net_benefit=se_nb, prevalence=p,
+                                cstatistic=cstatistic, lp_mean=lp_mean, lp_sd=lp_sd, events=n * p)
+
+# %% ../nbs/20_metrics.ipynb #i3231
+RMS_INDEXES = ("Dxy", "R2", "Intercept", "Slope", "Emax", "D", "U", "Q", "B", "g", "gp")
+
+def _gini_md(x):
+    "Gini's mean difference (Hmisc's `GiniMd`): the mean |x_i - x_j| over pairs i != j."
+    x = np.sort(np.asarray(x, float)); n = len(x)
+    return float(np.sum(4 * (np.arange(1, n + 1) - (n + 1) / 2) / n / (n - 1) * x))
+
+def _deviance(lp, y):
+    "-2 log-likelihood of the 0/1 outcome y under probabilities plogis(lp)."
+    return float(-2 * np.sum(y * lp - np.logaddexp(0, lp)))
+
+def _dxy(lp, y):
+    "Somers' Dxy of a score with a 0/1 outcome (`Hmisc::somers2`): 2 (C - 1/2), ties counted one half."
+    r, n1 = rankdata(lp), y.sum()
+    return 2 * ((r[y == 1].mean() - (n1 + 1) / 2) / (len(y) - n1) - 0.5)
+
+# %% ../nbs/20_metrics.ipynb #i3232
+def _rms_indexes(lp, y, tested):
+    "rms::validate.lrm's indexes of a linear predictor on a sample where it was fitted, or where it is `tested`."
+    n, m = len(y), y.mean()
+    dev0, dev = -2 * n * (m * math.log(m) + (1 - m) * math.log(1 - m)), _deviance(lp, y)
+    a, b = 0.0, 1.0
+    if tested:  # the logistic recalibration y ~ a + b lp gives Intercept, Slope and the LR
+        (a, b), _ = _logistic_newton(np.column_stack([np.ones(n), lp]), y, np.zeros(n))
+        dev_refit = _deviance(a + b * lp, y)
+        lr, u = dev0 - dev_refit, (dev - dev_refit - 2) / n
+    else: lr, u = dev0 - dev, -2 / n
+    d = (lr - 1) / n
+    return dict(Dxy=_dxy(lp, y), R2=(1 - math.exp(-lr / n)) / (1 - math.exp(-dev0 / n)), Intercept=a, Slope=b,
+                Emax=0.0, D=d, U=u, Q=d - u, B=float(np.mean((y - 1 / (1 + np.exp(-lp)))**2)), g=_gini_md(b * lp),
+                gp=_gini_md(1 / (1 + np.exp(-(a + b * lp)))))
+
+def _emax(intercept, slope, lim=(0, 1)):
+    "rms's Emax: max |p - plogis(intercept + slope logit p)| over p in `lim` in steps of 0.0005."
+    p = lim[0] + 0.0005 * np.arange(round((lim[1] - lim[0]) / 0.0005) + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.nanmax(np.abs(p - 1 / (1 + np.exp(-(intercept + slope * np.log(p / (1 - p))))))))
+
+# %% ../nbs/20_metrics.ipynb #i3233
+def logistic_refit(X, # design matrix (patients x predictors), without an intercept column
+                   y  # 0/1 outcome per patient
+                  ):
+    "Unpenalised logistic regression with an intercept (statsmodels `Logit`); returns X -> linear predictor."
+    res = sm.Logit(np.asarray(y, float), sm.add_constant(np.asarray(X, float), has_constant="add")).fit(
+        method="newton", maxiter=100, tol=1e-12, disp=0, warn_convergence=False)
+    if not res.mle_retvals["converged"]: raise MetricsError("logistic refit did not converge (perfect separation?)")
+    beta = np.asarray(res.params)
+    return lambda Xn: beta[0] + np.asarray(Xn, float) @ beta[1:]
+
+def bootstrap_indices(n, # patients
+                      B, # resamples
+                      seed # seed of numpy's default generator
+                     )->np.ndarray:
+    "B bootstrap resamples of n patients: a B x n array of 0-based row positions."
+    return np.random.default_rng(seed).integers(0, n, size=(int(B), int(n)))
+
+@dataclass(frozen=True)
+class OptimismResult:
+    "Harrell's bootstrap validation in `rms::validate`'s layout (rows: its indexes, then AUC)."
+    table: pd.DataFrame   # columns index.orig, training, test, optimism, index.corrected, n
+    B: int                # resamples drawn
+    n_failed: int         # resamples whose refit or test failed (left out, as rms does)
+    seed: int | None      # seed of the resamples (None when they were given)
+
+    def apparent(self, index="AUC")->float: return float(self.table.loc[index, "index.orig"])
+    def optimism(self, index="AUC")->float: return float(self.table.loc[index, "optimism"])
+    def corrected(self, index="AUC")->float: return float(self.table.loc[index, "index.corrected"])
+
+# %% ../nbs/20_metrics.ipynb #i3234
+def _rows(X, rows): return X.iloc[rows] if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)[rows]
+
+def bootstrap_optimism(X,                     # design matrix (DataFrame or array), patients x predictors
+                       y,                     # 0/1 outcome per patient
+                       B=200,                 # bootstrap resamples (ignored when indices are given)
+                       seed=0,                # seed of the resamples
+                       refit=logistic_refit,  # (X, y) -> (X -> linear predictor): the whole model-building procedure
+                       indices=None,          # explicit resamples, B x n 0-based positions (e.g. the ones fed to R)
+                       emax_lim=(0, 1)        # probability range of Emax (rms's emax.lim)
+                      )->OptimismResult:
+    "Apparent, optimism and optimism-corrected Dxy/AUC, R^2, intercept, slope, Emax, Brier: `rms::validate(lrm(...))`."
+    yy = _as_labels(y)
+    if len(X) != len(yy): raise MetricsError(f"X has {len(X)} rows but y has {len(yy)} patients")
+    if isinstance(X, pd.DataFrame) and isinstance(y, pd.Series) and not X.index.equals(y.index):
+        raise MetricsError("X's index does not match y's: align the design matrix and the outcome on patient_id first")
+    given = indices is not None
+    indices = np.asarray(indices, int) if given else bootstrap_indices(len(yy), B, seed)
+    orig = _rms_indexes(refit(X, yy)(X), yy, tested=False)
+    train, test = [], []
+    for rows in indices:
+        try:
+            lp = refit(_rows(X, rows), yy[rows])
+            tr, te = _rms_indexes(lp(_rows(X, rows)), yy[rows], False), _rms_indexes(lp(X), yy, True)
+        except (MetricsError, np.linalg.LinAlgError, ValueError, ZeroDivisionError): continue  # a failed replicate
+        train.append(tr); test.append(te)
+    if not train: raise MetricsError(f"all {len(indices)} bootstrap refits failed (one class in every resample?)")
+    tab = pd.DataFrame({"index.orig": pd.Series(orig), "training": pd.DataFrame(train).mean(),
+                        "test": pd.DataFrame(test).mean()}).loc[list(RMS_INDEXES)]
+    tab["optimism"] = tab.training - tab.test
+    tab["index.corrected"] = tab["index.orig"] - tab.optimism
+    emax = _emax(tab.loc["Intercept", "index.corrected"], tab.loc["Slope", "index.corrected"], emax_lim)
+    tab.loc["Emax"] = [0.0, 0.0, emax, emax, emax]
+    tab.loc["AUC"] = tab.loc["Dxy"] / 2 + [0.5, 0.5, 0.5, 0, 0.5]
+    tab["n"] = len(train)
+    return OptimismResult(table=tab, B=len(indices), n_failed=len(indices) - len(train),
+                          seed=None if given else seed)
+
+# %% ../nbs/20_metrics.ipynb #i3241
+@dataclass(frozen=True)
+class CalibrationBand:
+    "A LOWESS calibration curve on a grid of predicted probabilities with a pointwise bootstrap percentile band."
+    grid: np.ndarray   # predicted probabilities where the curve is evaluated
+    curve: np.ndarray  # the LOWESS curve of the whole sample there
+    lower: np.ndarray  # alpha/2 quantile of the bootstrap curves
+    upper: np.ndarray  # 1 - alpha/2 quantile
+    n_boot: int        # bootstrap resamples
+    alpha: float       # 1 - confidence level
+    frac: float        # LOWESS span
+
+    def frame(self)->pd.DataFrame:
+        "The band as a table, one row per grid point (for CSV and plots)."
+        return pd.DataFrame(dict(predicted=self.grid, observed=self.curve, lower=self.lower, upper=self.upper))
+
+# %% ../nbs/20_metrics.ipynb #i3242
+def calibration_band(y,            # 0/1 outcome per patient
+                     prob,         # predicted probability of the outcome
+                     n_boot=200,   # bootstrap resamples
+                     seed=0,       # seed of the resamples
+                     alpha=0.05,   # 1 - confidence level (pointwise)
+                     grid=None,    # probabilities to evaluate at; default 101 points from the smallest to the largest
+                     frac=2/3,     # LOWESS span (plots.plot_calibration's)
+                     indices=None  # explicit resamples, n_boot x n 0-based positions
+                    )->CalibrationBand:
+    "Flexible (LOWESS) calibration curve with a pointwise bootstrap percentile band (cf. Van Calster 2016's val.prob.ci.2)."
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+    alpha = _check_alpha(alpha)
+    y, p = _labels_scores(y, prob, names=("prob",), prob=True)
+    g = np.linspace(p.min(), p.max(), 101) if grid is None else np.asarray(grid, float)
+    smooth = lambda yy, pp: lowess(yy.astype(float), pp, frac=frac, it=0, xvals=g)
+    idx = bootstrap_indices(len(y), n_boot, seed) if indices is None else np.asarray(indices, int)
+    curves = np.array([smooth(y[r], p[r]) for r in idx])
+    lo, hi = np.nanquantile(curves, [alpha / 2, 1 - alpha / 2], axis=0)
+    return CalibrationBand(grid=g, curve=smooth(y, p), lower=lo, upper=hi, n_boot=len(idx), alpha=alpha, frac=frac)
