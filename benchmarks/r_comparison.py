@@ -1,7 +1,10 @@
 """Comparison with R: `sacroiliitis_dlr.metrics` and the segmentation ICC against R 4.2 (pROC, rms, Hmisc, psych)
 on 18 generated data sets of 30-2,000 patients, with ties, separation and constant scores. Run on demand:
 
-    .venv/bin/python benchmarks/r_comparison.py [--no-append] [--keep DIR]
+    .venv/bin/python benchmarks/r_comparison.py [--no-append] [--keep DIR] [--part all|issue15|issue32]
+
+`--part issue32` compares `metrics.bootstrap_optimism` with `rms::validate` fed the same resamples, and the Riley
+sample sizes (`development_sample_size`, `validation_sample_size`) with the published formulas written in R.
 
 Installs Debian's `r-base-core r-cran-proc r-cran-rms r-cran-hmisc r-cran-psych` with apt-get when Rscript is
 missing (needs root), computes the same quantities in both languages, prints the largest absolute difference
@@ -40,8 +43,8 @@ def ensure_r():
     subprocess.run(["apt-get", "install", "-y", "-qq", *R_PACKAGES], check=True, env=env)
 
 
-def r_versions():
-    code = ('cat(R.version$major, ".", R.version$minor, sep=""); for (p in c("pROC", "rms", "Hmisc", "psych")) '
+def r_versions(pkgs=("pROC", "rms", "Hmisc", "psych")):
+    code = ('cat(R.version$major, ".", R.version$minor, sep=""); for (p in c(' + ", ".join(f'"{p}"' for p in pkgs) + ')) '
             'cat("", p, as.character(packageVersion(p))); cat("\\n")')
     return subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -206,6 +209,156 @@ def r_side(folder, datasets):
     return pd.read_csv(folder / "r_results.csv")
 
 
+# ---------------------------------------------------------------- issue 32: bootstrap optimism and sample sizes
+OPT_DATASETS = [("opt_n100_p3", 100, 3, 0.5), ("opt_n200_p4", 200, 4, 0.4), ("opt_n300_p3_rare", 300, 3, 0.15),
+                ("opt_n485_p2", 485, 2, 0.5)]
+OPT_B = 50
+# (parameters, prevalence, csrsquared, nagrsquared, cstatistic): pmsampsize's four tests, then three of our own
+DEV_CASES = [(24, 0.174, 0.288, None, None), (24, 0.174, 0.55, None, None), (36, 0.174, 0.288, None, None),
+             (24, 0.25, 0.288, None, None), (10, 0.15, None, None, 0.75), (6, 0.3, None, 0.25, None),
+             (8, 0.57, None, None, 0.7)]
+# (prevalence, C, LP mean, LP sd, O/E CI width, simobs): pmvalsampsize's documented example, then three of our own
+VAL_CASES = [(0.018, 0.8, -5, 2.5, 1, 1000), (0.3, 0.85, -1.2, 1.6, 0.2, 1_000_000), (0.5, 0.75, 0, 1.2, 0.2, 1_000_000),
+             (0.1, 0.8, -2.8, 1.4, 0.4, 100_000)]
+
+
+def make_opt_dataset(n, p, prev, seed):
+    "Design matrix (a binary and continuous predictors) and an outcome from a logistic model with one noise column."
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"x{j}" for j in range(p)])
+    X["x0"] = (X.x0 > 0).astype(float)
+    lin = math.log(prev / (1 - prev)) + 0.9 * X.x0 - 0.45 + (0.8 * X.x1 if p > 1 else 0)
+    return X, (rng.random(n) < 1 / (1 + np.exp(-lin))).astype(int)
+
+
+R_OPT = r"""
+suppressPackageStartupMessages(library(rms))
+args <- commandArgs(TRUE); dir <- args[1]; eps <- as.numeric(args[2])
+out <- list()
+for (ds in strsplit(args[3], ",")[[1]]) {
+  d <- read.csv(file.path(dir, paste0(ds, "_data.csv"))); S <- as.matrix(read.csv(file.path(dir, paste0(ds, "_idx.csv")), header = FALSE))
+  # predab.resample draws its resamples with sample(): a copy of it (and of validate.lrm) that sees our `sample`
+  # takes the resamples Python drew, row by row, and leaves every other line of rms as it is
+  e <- new.env(parent = asNamespace("rms")); e$.i <- 0
+  e$sample <- function(x, size, replace = FALSE, prob = NULL) { e$.i <- e$.i + 1; S[e$.i, ] }
+  if (eps > 0) e$lrm.fit <- function(x, y, ..., maxit, eps) rms::lrm.fit(x, y, ..., maxit = 100, eps = tight)
+  tight <- eps
+  pr <- rms:::predab.resample; environment(pr) <- e; e$predab.resample <- pr
+  vl <- rms:::validate.lrm; environment(vl) <- e
+  f <- if (eps > 0) lrm(y ~ ., data = d, x = TRUE, y = TRUE, eps = eps, maxit = 100) else lrm(y ~ ., data = d, x = TRUE, y = TRUE)
+  v <- unclass(vl(f, B = nrow(S)))[, 1:6]
+  out[[ds]] <- data.frame(dataset = ds, index = rep(rownames(v), 6), column = rep(colnames(v), each = nrow(v)), value = as.vector(v))
+}
+write.csv(do.call(rbind, out), file.path(dir, paste0("r_validate_", eps, ".csv")), row.names = FALSE)
+"""
+
+R_SS = r"""
+args <- commandArgs(TRUE); dir <- args[1]
+dev <- read.csv(file.path(dir, "dev_cases.csv")); val <- read.csv(file.path(dir, "val_cases.csv"))
+# Riley et al. 2021's C-statistic -> Cox-Snell R2 simulation, written from the paper (two unit-variance normals)
+cs_from_c <- function(C, prev, seed = 123456, n = 1e6) {
+  set.seed(seed); mu <- sqrt(2) * qnorm(C)
+  lp <- c(rnorm(prev * n), rnorm((1 - prev) * n, mean = mu)); y <- c(rep(0, prev * n), rep(1, (1 - prev) * n))
+  m <- glm(y ~ lp, family = binomial); 1 - exp(-(m$null.deviance - m$deviance) / n)
+}
+maxr2 <- function(prev) 1 - exp(2 * (prev * log(prev) + (1 - prev) * log(1 - prev)))
+n_s <- function(P, r2, S) ceiling(P / ((S - 1) * log(1 - r2 / S)))     # Riley et al. 2019, eq. 11
+rows <- list()
+for (k in seq_len(nrow(dev))) {
+  P <- dev$parameters[k]; prev <- dev$prevalence[k]
+  r2 <- if (!is.na(dev$csrsquared[k])) dev$csrsquared[k] else if (!is.na(dev$nagrsquared[k]))
+    round(dev$nagrsquared[k] * maxr2(prev), 3) else round(cs_from_c(dev$cstatistic[k], prev), 4)
+  n1 <- n_s(P, r2, 0.9); n2 <- n_s(P, r2, r2 / (r2 + 0.05 * maxr2(prev))); n3 <- ceiling((1.96 / 0.05)^2 * prev * (1 - prev))
+  rows[[length(rows) + 1]] <- data.frame(case = paste0("dev", k), quantity = c("csrsquared", "n1", "n2", "n3", "n"),
+                                         value = c(r2, n1, n2, n3, max(n1, n2, n3)))
+}
+for (k in seq_len(nrow(val))) {
+  prev <- val$prevalence[k]; C <- val$cstatistic[k]
+  se_oe <- 0; w <- 0; while (w < val$oe_width[k]) { se_oe <- se_oe + 1e-4; w <- exp(1.96 * se_oe) - exp(-1.96 * se_oe) }
+  n1 <- ceiling((1 - prev) / (prev * se_oe^2))
+  set.seed(123456); lp <- rnorm(val$simobs[k], val$lp_mean[k], val$lp_sd[k]); q <- exp(lp) / (1 + exp(lp))^2
+  I00 <- mean(q); I01 <- mean(lp * q); I11 <- mean(lp * lp * q); se <- 0.2 / (2 * 1.96)
+  n2 <- ceiling(I00 / (se^2 * (I00 * I11 - I01^2)))
+  sz <- 1:1e6; sec <- sqrt(C * (1 - C) * (1 + (sz / 2 - 1) * (1 - C) / (2 - C) + (sz / 2 - 1) * C / (1 + C)) / (sz^2 * prev * (1 - prev)))
+  n3 <- sz[which(2 * 1.96 * sec <= 0.1)[1]]
+  rows[[length(rows) + 1]] <- data.frame(case = paste0("val", k), quantity = c("n_oe", "n_slope", "n_cstat", "n"),
+                                         value = c(n1, n2, n3, max(n1, n2, n3)))
+}
+write.csv(do.call(rbind, rows), file.path(dir, "r_ss.csv"), row.names = FALSE)
+"""
+
+
+def issue32_python():
+    "Long tables of the optimism tables and the sample sizes, from this package."
+    opt = []
+    for i, (name, n, p, prev) in enumerate(OPT_DATASETS):
+        X, y = make_opt_dataset(n, p, prev, 3200 + i)
+        t = M.bootstrap_optimism(X, y, indices=M.bootstrap_indices(n, OPT_B, 3200 + i)).table.drop(index="AUC")
+        opt += [dict(dataset=name, index=ix, column=c, value=float(t.loc[ix, c])) for ix in t.index for c in t.columns]
+    ss = []
+    for k, (P, prev, cs, nag, c) in enumerate(DEV_CASES, 1):
+        d = M.development_sample_size(P, prev, csrsquared=cs, nagrsquared=nag, cstatistic=c)
+        ss += [dict(case=f"dev{k}", quantity=q, value=float(v)) for q, v in
+               [("csrsquared", d.csrsquared), ("n1", d.n_shrinkage), ("n2", d.n_optimism), ("n3", d.n_risk), ("n", d.n)]]
+    for k, (prev, c, m, s, w, sim) in enumerate(VAL_CASES, 1):
+        v = M.validation_sample_size(prev, c, m, s, oe_ci_width=w, simobs=sim)
+        ss += [dict(case=f"val{k}", quantity=q, value=float(x)) for q, x in
+               [("n_oe", v.n_oe), ("n_slope", v.n_slope), ("n_cstat", v.n_cstat), ("n", v.n)]]
+    return pd.DataFrame(opt), pd.DataFrame(ss)
+
+
+def issue32_r(folder):
+    "The same from R: rms::validate fed the same resamples (R's default lrm convergence, and tightened), and the sample-size formulas."
+    for i, (name, n, p, prev) in enumerate(OPT_DATASETS):
+        X, y = make_opt_dataset(n, p, prev, 3200 + i)
+        X.assign(y=y).to_csv(folder / f"{name}_data.csv", index=False, float_format="%.17g")
+        pd.DataFrame(M.bootstrap_indices(n, OPT_B, 3200 + i) + 1).to_csv(folder / f"{name}_idx.csv", header=False, index=False)
+    (folder / "validate.R").write_text(R_OPT)
+    names = ",".join(d[0] for d in OPT_DATASETS)
+    r_opt = {}
+    for eps in ("0", "1e-10"):
+        subprocess.run(["Rscript", str(folder / "validate.R"), str(folder), eps, names], check=True)
+        r_opt[eps] = pd.read_csv(folder / f"r_validate_{eps}.csv")
+    pd.DataFrame(DEV_CASES, columns=["parameters", "prevalence", "csrsquared", "nagrsquared", "cstatistic"]).to_csv(folder / "dev_cases.csv", index=False)
+    pd.DataFrame(VAL_CASES, columns=["prevalence", "cstatistic", "lp_mean", "lp_sd", "oe_width", "simobs"]).to_csv(folder / "val_cases.csv", index=False)
+    (folder / "ss.R").write_text(R_SS)
+    subprocess.run(["Rscript", str(folder / "ss.R"), str(folder)], check=True)
+    return r_opt, pd.read_csv(folder / "r_ss.csv")
+
+
+def issue32_section(py_opt, py_ss, r_opt, r_ss):
+    "Print the comparison and return the RESULTS.md section."
+    lines, worst = [], {}
+    for eps, r in r_opt.items():
+        b = py_opt.merge(r, on=["dataset", "index", "column"], suffixes=("_py", "_r"))
+        b["diff"] = (b.value_py - b.value_r).abs()
+        worst[eps] = b.groupby("index", sort=False)["diff"].max()
+        print(f"rms::validate, lrm eps={'default 0.025' if eps == '0' else eps}: largest |Python - R| {b['diff'].max():.1e} over {len(b)} values")
+    s = py_ss.merge(r_ss, on=["case", "quantity"], suffixes=("_py", "_r"))
+    ints = s[s.quantity != "csrsquared"]; r2 = s[s.quantity == "csrsquared"]
+    mismatches = int((ints.value_py != ints.value_r).sum())
+    print(f"sample sizes: {len(ints)} integers compared, {mismatches} differ; Cox-Snell R^2 after rounding: max diff {(r2.value_py - r2.value_r).abs().max():.1e}")
+    print(s.to_string(index=False))
+    tab = pd.DataFrame(worst).rename(columns={"0": "R default (eps 0.025)", "1e-10": "R eps 1e-10"})
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        f"## Comparison with R: bootstrap optimism and sample sizes (issue 32) ({now})", "",
+        f"- machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}; R {r_versions(('rms', 'Hmisc'))}",
+        f"- commit: {git_commit(Path(__file__).parent)}",
+        "- command: `.venv/bin/python benchmarks/r_comparison.py --part issue32`",
+        f"- `metrics.bootstrap_optimism` against `rms::validate(lrm(y ~ ., x=TRUE, y=TRUE), method='boot', B={OPT_B})` fed the "
+        f"same {OPT_B} resamples (a copy of `predab.resample` whose `sample` returns Python's rows), on {len(OPT_DATASETS)} data "
+        f"sets ({', '.join(d[0] for d in OPT_DATASETS)}); largest |difference| per index over every column:", "",
+        "| index | " + " | ".join(tab.columns) + " |", "|---|" + "---:|" * len(tab.columns),
+        *[f"| {ix} | " + " | ".join(f"{v:.1e}" for v in row) + " |" for ix, row in tab.iterrows()], "",
+        f"- sample sizes: {len(DEV_CASES)} development cases (pmsampsize's four tests and three of ours: a C-statistic, a "
+        f"Nagelkerke R^2, a prevalence whose count R truncates) and {len(VAL_CASES)} validation cases (pmvalsampsize's "
+        f"documented example and three of ours) against the published formulas written in R (R's `rnorm` and `glm`; "
+        f"pmsampsize/pmvalsampsize themselves are not in Debian): **{len(ints)} integers, {mismatches} differ**; "
+        f"Cox-Snell R^2 from a C-statistic, rounded to 4 decimals as pmsampsize: max |difference| "
+        f"{(r2.value_py - r2.value_r).abs().max():.1e}", "", ""])
+
+
 def group(q):
     "The quantity as reported: net benefit thresholds together, model suffixes together."
     if q.startswith("nb_"): return f"net benefit ({len(NB_THRESHOLDS)} thresholds)"
@@ -219,8 +372,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-append", action="store_true")
     ap.add_argument("--keep", help="folder to keep the data sets and R's results in")
+    ap.add_argument("--part", choices=["all", "issue15", "issue32"], default="all",
+                    help="issue15: the 18 data sets; issue32: bootstrap optimism and sample sizes")
     args = ap.parse_args()
     ensure_r()
+    if args.part in ("all", "issue32"):
+        py_opt, py_ss = issue32_python()
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(args.keep or tmp) / "issue32"; folder.mkdir(parents=True, exist_ok=True)
+            r_opt, r_ss = issue32_r(folder)
+        section32 = issue32_section(py_opt, py_ss, r_opt, r_ss)
+        if not args.no_append:
+            old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+            atomic_write(RESULTS, old.rstrip("\n") + "\n\n" + section32)
+            print(f"appended to {RESULTS}")
+        if args.part == "issue32": return
     datasets = [(f"ds{i:02d}_{kind}_{n}", kind, make_dataset(kind, n, seed=100 + i)) for i, (kind, n) in enumerate(DATASETS)]
     py = pd.DataFrame([dict(dataset=name, quantity=q, value=float(v)) for name, kind, d in datasets
                        for q, v in python_side(kind, d).items()])
