@@ -168,13 +168,17 @@ def fact(*needs):
 def _count(split, part): s = split[split.split == part]; return f"{len(s)} ({int(s.label.sum())} with sacroiliitis)"
 
 # %% ../nbs/32_checklist.ipynb #e7ea759f
+def _cohort_name(cfg)->str:
+    "The cohort's folder name (config.json records no path since issue 25; older runs recorded the path)."
+    return str(cfg.get("cohort_name") or Path(str(cfg.get("cohort"))).name)
+
 @fact("config.json", "cohort/validation.json")
 def _data_source(run):
     cfg, v = run("config.json"), run("cohort/validation.json")
-    synthetic = (Path(str(cfg.get("cohort")))/"oracle.csv").exists()
+    synthetic = run.has("cohort/oracle.csv")  # the cohort stage keeps the synthetic cohort's oracle
     kind = "A synthetic cohort written by `sacroiliitis-dlr synth`" if synthetic else "The cohort its manifest describes"
     ext = "; each scanner also held out in turn as an external test set (loso/summary.csv)" if run.has("loso/summary.csv") else ""
-    return ("partial", f"{kind} (`{cfg.get('cohort')}`): {v['n_patients']} patients from {len(v['per_scanner'])} scanners; "
+    return ("partial", f"{kind} (`{_cohort_name(cfg)}`): {v['n_patients']} patients from {len(v['per_scanner'])} scanners; "
             f"development and test data are a random split of this one cohort{ext}. Rationale and representativeness: authors.", [])
 
 @fact("cohort/validation.json")
@@ -477,10 +481,9 @@ def _limitations(run):
 
 @fact("config.json")
 def _data_sharing(run):
-    cohort = Path(str(run("config.json").get("cohort")))
-    if not (cohort/"oracle.csv").exists(): return None
-    return ("run", f"The cohort is synthetic: `sacroiliitis-dlr synth --seed ...` writes it again (`{cohort}`); "
-            "no patient data.", [])
+    if not run.has("cohort/oracle.csv"): return None
+    return ("run", f"The cohort is synthetic: `sacroiliitis-dlr synth --seed ...` writes it again "
+            f"(`{_cohort_name(run('config.json'))}`); no patient data.", ["cohort/oracle.csv"])
 
 @fact("config.json")
 def _code(run):

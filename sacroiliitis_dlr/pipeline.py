@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/pipeline.html.md"""
 
 # %% ../nbs/30_pipeline.ipynb #9b26dcc4
 from __future__ import annotations
-import base64, contextlib, contextvars, copy, hashlib, html, importlib, json, os, shutil, subprocess, sys, time, uuid
+import base64, contextlib, contextvars, copy, errno, hashlib, html, importlib, json, os, re, shutil, subprocess, sys, time, uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,9 +15,10 @@ from typing import Callable
 
 # %% auto #0
 __all__ = ['LEDGER', 'PipelineError', 'Stage', 'default_stages', 'log_line', 'read_ledger', 'run_stages', 'manifest_path',
-           'cohort_fingerprint', 'run_cohort_stage', 'run_pipeline', 'run_summary_stage', 'paper_table',
-           'templates_dir', 'report_plan', 'execute_reports', 'notebooks_to_html', 'run_reports_stage', 'chromium',
-           'screenshot', 'screenshot_pages', 'write_index', 'render_reports']
+           'cohort_fingerprint', 'missing_table', 'example_slices', 'write_cohort_facts', 'validation_record',
+           'run_cohort_stage', 'cohort_record', 'run_pipeline', 'run_summary_stage', 'paper_table', 'templates_dir',
+           'report_plan', 'execute_reports', 'clean_html', 'notebooks_to_html', 'record_final_path',
+           'run_reports_stage', 'chromium', 'screenshot', 'screenshot_pages', 'write_index', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
 import numpy as np
@@ -75,15 +76,22 @@ def _stamp(t0):
     s = int(time.monotonic() - t0)
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
-def log_line(run_dir, # the run folder (`pipeline.log` is appended to), or None
-             t0:float, # `time.monotonic()` when the run began
-             msg:str   # what happened
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+def log_line(run_dir,          # the run folder (`pipeline.log` is appended to), or None
+             t0:float,         # `time.monotonic()` when the run began
+             msg:str,          # what happened (what the log keeps: no absolute path of this machine)
+             shown:str|None=None # what the console prints instead of `msg` (e.g. with the folder's full path)
             ):
-    "Print `msg` with the elapsed time and append it to the run folder's `pipeline.log`."
+    "Print `msg` with the elapsed time and append it to the run folder's `pipeline.log` (skipped when the disk is full)."
     line = f"[pipeline {_stamp(t0)}] {msg}"
-    print(line, flush=True)
-    if run_dir is not None and Path(run_dir).exists():
+    print(line if shown is None else f"[pipeline {_stamp(t0)}] {shown}", flush=True)
+    if run_dir is None or not Path(run_dir).exists(): return
+    try:
         with open(Path(run_dir)/"pipeline.log", "a") as f: f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {line}\n")
+    except OSError as e:
+        if e.errno not in _DISK_FULL: raise  # a full disk fails the stage's own write: that error is the one reported
+
 
 # %% ../nbs/30_pipeline.ipynb #cf506850
 LEDGER = "pipeline.json"
@@ -193,6 +201,16 @@ def _check_inputs(run_dir, st, by_name, led):
     return known
 
 # %% ../nbs/30_pipeline.ipynb #6bab51bb
+def _record_failure(run_dir, st, led, e, head, seconds, t0):
+    "Best effort: the ledger and the log say the stage failed; on a full disk they cannot, and `e` alone is reported."
+    try:
+        led["stages"][st.name].update(state="failed" if isinstance(e, Exception) else "interrupted",
+                                      error=f"{type(e).__name__}: {e}"[:500])
+        _save_ledger(run_dir, led)
+        log_line(run_dir, t0, f"{head}: FAILED after {seconds:.1f} s ({type(e).__name__}: {e})")
+    except OSError as again:
+        if again.errno not in _DISK_FULL: raise again from e
+
 def _run_one(run_dir, st, by_name, led, call, head, why, t0):
     "Run stage `st` (`call(func, force)` loads the cohort, then calls `func`) under the read watcher; records the attempt."
     known = _check_inputs(run_dir, st, by_name, led)
@@ -207,12 +225,9 @@ def _run_one(run_dir, st, by_name, led, call, head, why, t0):
     except BaseException as e:
         try: e.pipeline_stage = st.name  # for the CLI's one-line message
         except AttributeError: pass
-        led["stages"][st.name].update(state="failed" if isinstance(e, Exception) else "interrupted",
-                                      error=f"{type(e).__name__}: {e}"[:500])
-        _save_ledger(run_dir, led)
-        log_line(run_dir, t0, f"{head}: FAILED after {time.monotonic() - t1:.1f} s ({type(e).__name__}: {e})")
+        _record_failure(run_dir, st, led, e, head, time.monotonic() - t1, t0)
         raise
-    if not (run_dir/st.folder).is_dir(): raise PipelineError(f"stage {st.name!r} returned without writing {run_dir/st.folder}")
+    if not (run_dir/st.folder).is_dir(): raise PipelineError(f"stage {st.name!r} returned without writing {st.folder}/")
     return time.monotonic() - t1
 
 def _record_done(run_dir, st, led, tokens, config, seconds):
@@ -222,6 +237,7 @@ def _record_done(run_dir, st, led, tokens, config, seconds):
                                   elapsed_s=round(seconds, 2), inputs={n: tokens.get(n) for n in st.needs},
                                   files=folder_files(run_dir/st.folder))
     _save_ledger(run_dir, led)
+
 
 # %% ../nbs/30_pipeline.ipynb #a530b959
 def run_stages(run_dir,                 # the run folder (made by `core.init_run`)
@@ -280,7 +296,75 @@ def cohort_fingerprint(cohort # a cohort folder or its manifest
         h.update(f"{rel}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
     return dict(manifest=hashlib.sha256(data).hexdigest(), files=h.hexdigest())
 
+# %% ../nbs/30_pipeline.ipynb #f2eaf523
+def missing_table(manifest:pd.DataFrame, # one row per patient, with the clinical columns
+                  split:pd.DataFrame,    # the run's split (patient_id, split)
+                  columns                # the clinical columns the run uses
+                 )->pd.DataFrame:
+    "Missing values per clinical factor (rows) in the training and test cohorts and in total."
+    df = split[["patient_id", "split"]].astype({"patient_id": str}).merge(
+        manifest.astype({"patient_id": str})[["patient_id", *columns]], on="patient_id", how="left")
+    miss = df[list(columns)].isna().groupby(df.split).sum().T.reindex(columns=["train", "test"], fill_value=0)
+    return miss.assign(total=miss.sum(axis=1)).rename_axis("factor").astype(int)
+
+# %% ../nbs/30_pipeline.ipynb #93a0bd23
+def _middle_slice(path,     # a NIfTI image or mask
+                  thin=None # the slice axis (default: the image's thinnest, the slab's slice direction)
+                 ):
+    "The middle slice across `thin` in RAS orientation: (2D array, thin axis, extent in mm of the two in-plane axes)."
+    import nibabel as nib
+    img = nib.as_closest_canonical(nib.load(path))
+    a, sp = np.asarray(img.dataobj, dtype=np.float32), img.header.get_zooms()[:3]
+    thin = int(np.argmin(a.shape)) if thin is None else thin
+    i, j = [d for d in range(3) if d != thin]
+    return np.take(a, a.shape[thin]//2, axis=thin), thin, [0.0, float(a.shape[i]*sp[i]), 0.0, float(a.shape[j]*sp[j])]
+
+# %% ../nbs/30_pipeline.ipynb #ea0a3ddd
+def example_slices(cohort,               # a `data.Cohort` (validated; its manifest holds absolute paths)
+                   split:pd.DataFrame    # the run's split
+                  )->tuple:
+    "(arrays, records): middle slices of one training patient per scanner and label, each modality and the manual mask."
+    df = split.astype({"patient_id": str})
+    tr = df[df.split == "train"].sort_values("patient_id")
+    ex = tr.groupby(["scanner", "label"] if "scanner" in tr else ["label"]).head(1)
+    man, arrays, records = cohort.manifest.astype({"patient_id": str}).set_index("patient_id"), {}, []
+    for r in ex.itertuples():
+        row, thin, rec = man.loc[r.patient_id], None, dict(patient_id=r.patient_id, scanner=str(getattr(r, "scanner", "")),
+                                                           label=int(r.label), modalities=list(cohort.modalities))
+        for m in cohort.modalities:
+            arrays[f"{r.patient_id}__{m}"], thin, ext = _middle_slice(row[f"image_{m}"], thin)
+            rec.setdefault("extent_mm", {})[m] = ext
+        mk = row.get("mask")
+        if isinstance(mk, str) and Path(mk).exists():
+            sl = _middle_slice(mk, thin)[0]
+            arrays[f"{r.patient_id}__mask"] = sl > 0
+        rec["axes"] = [d for d in range(3) if d != thin]; records.append(rec)
+    return arrays, records
+
+# %% ../nbs/30_pipeline.ipynb #d00a36bd
+def write_cohort_facts(folder,              # the cohort stage's folder being written
+                       cohort,              # a `data.Cohort` (validated)
+                       split:pd.DataFrame   # the run's split
+                      ):
+    "Write what the reports need from the cohort: `missing.csv`, `examples.npz`/`.json` and (synthetic) `oracle.csv`."
+    folder = Path(folder)
+    missing_table(cohort.manifest, split, cohort.clinical_columns).to_csv(folder/"missing.csv")
+    arrays, records = example_slices(cohort, split)
+    np.savez_compressed(folder/"examples.npz", **arrays)  # read back with allow_pickle=False
+    save_json(folder/"examples.json", records)
+    orc = Path(cohort.root)/"oracle.csv"  # the synthetic cohort's ceiling (`synthetic.make_cohort`)
+    if orc.exists():
+        o = pd.read_csv(orc, dtype={"patient_id": str})
+        o[o.patient_id.isin(split.patient_id.astype(str))].to_csv(folder/"oracle.csv", index=False)
+
 # %% ../nbs/30_pipeline.ipynb #b19b3d9b
+def validation_record(cohort # a `data.Cohort` (validated)
+                     )->dict:
+    "`data.validation_summary` with the cohort named by its folder's name and its manifest's hash, not its path."
+    from sacroiliitis_dlr.data import validation_summary
+    rec = {k: v for k, v in validation_summary(cohort).items() if k not in ("root", "manifest")}
+    return dict(rec, cohort=Path(cohort.root).name, manifest="manifest.csv", fingerprint=cohort_fingerprint(cohort.root))
+
 def run_cohort_stage(run_dir,          # the run folder
                      cohort,           # a `data.Cohort` (validated)
                      profile=None,     # a `Profile` or its name (default: the run's)
@@ -288,8 +372,8 @@ def run_cohort_stage(run_dir,          # the run folder
                      force:bool=False, # replace an existing cohort/ folder
                      quiet:bool=False
                     )->Path:
-    "Write `run_dir/cohort/`: `split.csv` (train/test, folds), `table1.csv`, `validation.json`, `fingerprint.json` and `plan.json`."
-    from sacroiliitis_dlr.data import split_cohort, validation_summary, dataset_fingerprint, make_plan
+    "Write `run_dir/cohort/`: the split, Table 1, validation record, fingerprint, plan and what the reports need."
+    from sacroiliitis_dlr.data import split_cohort, dataset_fingerprint, make_plan
     from sacroiliitis_dlr.tables import write_table1
     run_dir = Path(run_dir); out = run_dir/"cohort"
     if out.exists() and not force: return out
@@ -302,11 +386,13 @@ def run_cohort_stage(run_dir,          # the run folder
         write_table1(tmp, man, split, cohort.clinical_columns)  # Table 1: the clinical factors by split and label
         save_json(tmp/"fingerprint.json", fingerprint)
         save_json(tmp/"plan.json", make_plan(fingerprint, prof))  # the target spacing every later stage harmonises to
+        write_cohort_facts(tmp, cohort, split)  # what the reports need, so that they run without the cohort
         save_json(tmp/"validation.json", dict(
-            validation_summary(cohort), manifest=str(manifest_path(cohort.root)), problems=[],
-            clinical_columns=list(cohort.clinical_columns), fingerprint=cohort_fingerprint(cohort.root),
+            validation_record(cohort), problems=[],
+            clinical_columns=list(cohort.clinical_columns),
             split=split.groupby("split").label.agg(["count", "sum"]).rename(columns={"sum": "positive"}).to_dict("index")))
     return out
+
 
 # %% ../nbs/30_pipeline.ipynb #c3fcd873
 def _load_cohort(path, profile=None, predictors=()):
@@ -322,15 +408,26 @@ def _validate_cohort(out, man, fp, profile, predictors, again:bool, t0):
     log_line(None, t0, f"cohort valid: {len(cohort.manifest)} patients, modalities {list(cohort.modalities)}")
     return cohort
 
-def _open_run(out, profile, seed, replace, extra, executor, fp, man, t0)->Path:
+def _open_run(out, profile, seed, replace, extra, executor, fp, t0)->Path:
     "Open the run folder (config.json), record the executor and the cohort's validation in the ledger."
     from sacroiliitis_dlr.jobs import ExecutorConfig, record_executor
     run_dir = init_run(out, profile, seed, replace, extra=extra)
     record_executor(run_dir, executor or ExecutorConfig())  # where this command trains: it does not change the numbers
-    led = read_ledger(run_dir); led["validated"] = dict(fingerprint=fp["files"], manifest=str(man), at=_now())
+    led = read_ledger(run_dir)
+    led["validated"] = dict(fingerprint=fp["files"], cohort=extra["cohort_name"], manifest_sha256=fp["manifest"], at=_now())
     _save_ledger(run_dir, led)
-    log_line(run_dir, t0, f"run folder {run_dir} (profile {profile.name}, seed {seed})")
+    log_line(run_dir, t0, f"run folder opened (profile {profile.name}, seed {seed})",
+             shown=f"run folder {run_dir} (profile {profile.name}, seed {seed})")
     return run_dir
+
+def cohort_record(man,            # the cohort's manifest.csv
+                  fp:dict,        # its `cohort_fingerprint`
+                  predictors=()   # the declared extra predictors
+                 )->dict:
+    "What config.json records of the cohort: its folder's name and its manifest's SHA-256 (never its path), the predictors."
+    return dict(cohort_name=Path(man).parent.name, manifest_sha256=fp["manifest"],
+                **({"predictors": list(predictors)} if predictors else {}))
+
 
 # %% ../nbs/30_pipeline.ipynb #504614e8
 def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or the manifest
@@ -352,16 +449,18 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
     t0, out, profile = time.monotonic(), Path(out), get_profile(profile)
     man = manifest_path(cohort).resolve()
     fp, predictors = cohort_fingerprint(man), tuple(dict.fromkeys(predictors))
-    extra = dict(cohort=str(man.parent), manifest_sha256=fp["manifest"], **({"predictors": list(predictors)} if predictors else {}))
+    extra = cohort_record(man, fp, predictors)
     check_run_folder(out, profile, seed, extra, force=replace)  # a file, someone else's folder, another run: refused now
     validated = _validate_cohort(out, man, fp, profile, predictors, force or replace, t0)
     with run_lock(out):  # one run at a time in a folder
-        run_dir = _open_run(out, profile, seed, replace, extra, executor, fp, man, t0)
+        run_dir = _open_run(out, profile, seed, replace, extra, executor, fp, t0)
         registry = registry if registry is not None else default_stages(reports)
         run_stages(run_dir, registry, (lambda: validated or _load_cohort(man, profile, predictors)), profile, seed, stages,
                    force, quiet, t0)
         if (run_dir/"reports").exists(): write_index(run_dir)
-        log_line(run_dir, t0, f"finished; open {run_dir/'index.html'}" if (run_dir/"index.html").exists() else "finished")
+        page = (run_dir/"index.html").exists()
+        log_line(run_dir, t0, "finished; open index.html" if page else "finished",
+                 shown=f"finished; open {run_dir/'index.html'}" if page else "finished")
     return run_dir
 
 # %% ../nbs/30_pipeline.ipynb #875f1116
@@ -467,6 +566,20 @@ def execute_reports(jobs,          # (template, executed notebook, papermill par
     order = {str(o): i for i, (_, o, _) in enumerate(jobs)}
     return sorted((r for sh in shares for r in sh), key=lambda r: order[r["out"]])
 
+# %% ../nbs/30_pipeline.ipynb #e7809b8c
+_PAGE_TAGS = ["a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "div", "dl", "dt", "em", "h1",
+              "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody",
+              "td", "tfoot", "th", "thead", "tr", "ul"]
+
+def clean_html(fragment:str # HTML from a notebook: a Markdown cell rendered, or a cell's HTML or Markdown output
+              )->str:
+    "`fragment` with text, tables and structure kept; anything else (script, img, style, on* handlers) escaped."
+    import bleach
+    fragment = re.sub(r"<style[^>]*>.*?</style>", "", str(fragment), flags=re.S | re.I)  # pandas' scoped table CSS
+    return bleach.clean(fragment, tags=_PAGE_TAGS, protocols=["http", "https", "mailto"],
+                        attributes={"*": ["class", "id", "title"], "a": ["href", "title"], "td": ["colspan", "rowspan"],
+                                    "th": ["colspan", "rowspan"]})
+
 # %% ../nbs/30_pipeline.ipynb #08ef75ba
 def _reader_copy(nb):
     "The notebook a reader sees: no stderr streams (warnings stay in the executed notebook for auditors)."
@@ -480,7 +593,8 @@ def notebooks_to_html(paths # executed notebooks; each gets an .html beside it
     "Convert notebooks to standalone HTML for readers: prose, tables and figures (embedded), no code cells."
     import nbformat
     from nbconvert import HTMLExporter
-    exporter = HTMLExporter(embed_images=True, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(embed_images=True, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            sanitize_html=True, filters={"clean_html": clean_html})
     out = []
     for p in map(Path, paths):
         body, _ = exporter.from_notebook_node(_reader_copy(nbformat.read(p, as_version=4)))
@@ -488,11 +602,16 @@ def notebooks_to_html(paths # executed notebooks; each gets an .html beside it
     return out
 
 # %% ../nbs/30_pipeline.ipynb #91bf2d5d
-def _record_final_path(nb_file, final):
-    "Papermill records where it wrote the notebook: the temporary folder, renamed when the stage is complete."
+def record_final_path(nb_file,  # an executed notebook in the stage's temporary folder
+                       final:str # where it ends up, relative to the run folder (e.g. "reports/cohort.ipynb")
+                      ):
+    "Papermill records the template's and the notebook's absolute paths: keep the template's name and the final place."
     import nbformat
     nb = nbformat.read(nb_file, as_version=4)
-    if "papermill" in nb.metadata: nb.metadata.papermill["output_path"] = str(final)
+    if "papermill" in nb.metadata:
+        pm_meta = nb.metadata.papermill
+        pm_meta["input_path"] = f"templates/{Path(pm_meta.get('input_path') or '').name}"  # not the installed package's path
+        pm_meta["output_path"] = str(final)
     nbformat.write(nb, nb_file)
 
 def run_reports_stage(run_dir,             # the run folder
@@ -511,10 +630,9 @@ def run_reports_stage(run_dir,             # the run folder
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     dpi = 100 if prof.name == "smoke" else 300  # print quality except for the quick look
     with atomic_dir(out, force) as tmp:
-        # `fig_dir` is relative to the executed notebook (papermill's cwd), so no temporary path is recorded in it
+        # paths relative to the executed notebook (papermill's cwd): no path of this machine is recorded in it
         (tmp/"figures").mkdir()
-        jobs = [(tpl/f"{name}.ipynb", tmp/f"{stem}.ipynb",
-                 dict(run_dir=str(run_dir), profile=prof.name, fig_dir="figures", dpi=dpi, **params))
+        jobs = [(tpl/f"{name}.ipynb", tmp/f"{stem}.ipynb", dict(run_dir="..", profile=prof.name, fig_dir="figures", dpi=dpi, **params))
                 for name, stem, params in plan]
         res = execute_reports(jobs, n_jobs, quiet)
         failed = [r for r in res if r["error"]]
@@ -524,14 +642,16 @@ def run_reports_stage(run_dir,             # the run folder
                 if Path(r["out"]).exists(): shutil.copy(r["out"], keep/Path(r["out"]).name)
             raise PipelineError("report notebook(s) failed (kept in reports-failed/):\n" +
                                 "\n".join(f"{Path(r['out']).name}: {r['error'].strip()}" for r in failed))
-        for j in jobs: _record_final_path(j[1], out/j[1].name)
+        for j in jobs: record_final_path(j[1], f"reports/{j[1].name}")
         notebooks_to_html([j[1] for j in jobs])
         from sacroiliitis_dlr.checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
         write_checklist(run_dir, tmp)
-        save_json(tmp/"reports.json", dict(notebooks=[p[1] for p in plan], templates=str(tpl), n_jobs=n_jobs,
+        save_json(tmp/"reports.json", dict(notebooks=[p[1] for p in plan], n_jobs=n_jobs,
+                                           templates="SACROILIITIS_DLR_TEMPLATES" if os.environ.get("SACROILIITIS_DLR_TEMPLATES") else "package",
                                            seconds={Path(r["out"]).stem: round(r["seconds"], 2) for r in res}))
     shutil.rmtree(run_dir/"reports-failed", ignore_errors=True)
     return out
+
 
 # %% ../nbs/30_pipeline.ipynb #7d2db4d5
 _CSS = ("body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}"
@@ -551,19 +671,20 @@ def _table(df, index=True): return df.rename_axis(None).to_html(index=index, bor
 
 # %% ../nbs/30_pipeline.ipynb #609e6680
 def _index_what_was_run(run_dir, cfg)->str:
-    "The heading and one paragraph: the cohort, its split, the profile, seed and commit."
+    "The heading and one paragraph: the cohort, its split, the profile, seed and commit (every value escaped)."
     s = pd.read_csv(run_dir/"cohort"/"split.csv") if (run_dir/"cohort"/"split.csv").exists() else None
-    who = ""
+    who, e = "", lambda v: html.escape(str(v))
     if s is not None:
         n = s.split.value_counts()
         who = (f"{len(s)} patients ({int(s.label.sum())} with axSpA-related sacroiliitis), training {n.get('train', 0)}, "
                f"test {n.get('test', 0)}" + (f", scanners {', '.join(map(str, sorted(s.scanner.unique())))}" if "scanner" in s else "") + ". ")
-    return (f"<h1>sacroiliitis-dlr run: {html.escape(run_dir.name)}</h1>"
-            f"<p class='lead'>Cohort <code>{html.escape(str(cfg.get('cohort')))}</code>: {who}"
-            f"Profile <code>{html.escape(cfg['profile']['name'])}</code>, seed {cfg['seed']}, commit "
-            f"<code>{html.escape(str(cfg.get('git_commit')))}</code>, sacroiliitis-dlr "
-            f"{html.escape(str(cfg.get('versions', {}).get('sacroiliitis-dlr', '')))}. "
+    cohort = cfg.get("cohort_name", Path(str(cfg.get("cohort"))).name)  # a run made before issue 25 recorded the path
+    return (f"<h1>sacroiliitis-dlr run: {e(run_dir.name)}</h1>"
+            f"<p class='lead'>Cohort <code>{e(cohort)}</code> (manifest SHA-256 <code>{e(str(cfg.get('manifest_sha256'))[:12])}</code>): "
+            f"{e(who)}Profile <code>{e(cfg['profile']['name'])}</code>, seed {e(cfg['seed'])}, commit "
+            f"<code>{e(cfg.get('git_commit'))}</code>, sacroiliitis-dlr {e(cfg.get('versions', {}).get('sacroiliitis-dlr', ''))}. "
             f'Configuration: <a href="config.json">config.json</a>; log: <a href="pipeline.log">pipeline.log</a>.</p>')
+
 
 # %% ../nbs/30_pipeline.ipynb #b9a2c162
 def _index_findings(run_dir)->str:
@@ -650,7 +771,8 @@ def _index_links(run_dir)->str:
     if rep.exists():
         plan = load_json(rep/"reports.json")["notebooks"] if (rep/"reports.json").exists() else sorted(p.stem for p in rep.glob("*.ipynb"))
         plan = sorted(plan, key=lambda n: (["summary", "cohort", "segmentation"] + [n]).index(n))  # then models in stage order
-        item = lambda n: f'<li><a href="reports/{n}.html">{html.escape(n.removeprefix("model_"))}</a> (<a href="reports/{n}.ipynb">notebook</a>)</li>'
+        e = lambda n: html.escape(str(n))  # the names come from reports.json and metrics.csv
+        item = lambda n: f'<li><a href="reports/{e(n)}.html">{e(n.removeprefix("model_"))}</a> (<a href="reports/{e(n)}.ipynb">notebook</a>)</li>'
         parts.append("<h2>Reports</h2><ul>" + "".join(item(n) for n in plan if not n.startswith("model_")) + "</ul>"
                      "<h3>One report per model</h3><ul>" + "".join(item(n) for n in plan if n.startswith("model_")) + "</ul>")
     more = [(p, t) for p, t in (("reports/checklist.html", "TRIPOD+AI and CLAIM 2024 checklist"),
@@ -669,27 +791,39 @@ def chromium()->str|None:
     "The path of a Chromium (or Chrome) executable, or None."
     return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
+_NO_SANDBOX = ("No usable sandbox", "sandbox", "namespace")  # what Chromium says when its sandbox cannot start
+
+def _chromium_shot(exe, page, tmp, width, height, sandbox:bool):
+    "Run headless Chromium once, scripts off and offline; returns its stderr."
+    res = subprocess.run([exe, "--headless", *([] if sandbox else ["--no-sandbox"]), "--disable-gpu", "--disable-quic",
+                          "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          "--blink-settings=scriptEnabled=false", "--hide-scrollbars", f"--user-data-dir={tmp}",
+                          f"--window-size={width},{height}", f"--screenshot={tmp}.png", Path(page).resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    return res.stderr
+
 def screenshot(page,              # an HTML file
                png,               # the PNG to write
                width:int=1280,    # window width (px)
                height:int=2600    # window height (px): the part of the page that is captured
               )->Path|None:
-    "A headless-Chromium screenshot of `page`; None when Chromium is not installed or fails."
+    "A headless-Chromium screenshot of `page` (sandboxed unless it cannot be); None when Chromium is missing or fails."
     exe, png = chromium(), Path(png)
     if exe is None: return None
     png.parent.mkdir(parents=True, exist_ok=True)
     tmp = png.with_name(f"{png.stem}.tmp-{uuid.uuid4().hex[:8]}")  # Chromium's profile and output stay in the run folder
     try:
-        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        "--hide-scrollbars", f"--user-data-dir={tmp}", f"--window-size={width},{height}",
-                        f"--screenshot={tmp}.png", Path(page).resolve().as_uri()], capture_output=True, timeout=120)
+        sandbox = os.geteuid() != 0  # as root Chromium refuses to start sandboxed
+        err = _chromium_shot(exe, page, tmp, width, height, sandbox)
+        if sandbox and not Path(f"{tmp}.png").exists() and any(s in err for s in _NO_SANDBOX):
+            err = _chromium_shot(exe, page, tmp, width, height, False)  # no user namespaces nor setuid helper here
         if not Path(f"{tmp}.png").exists(): return None
         os.replace(f"{tmp}.png", png)
         return png
     except (subprocess.TimeoutExpired, OSError): return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True); Path(f"{tmp}.png").unlink(missing_ok=True)
+
 
 # %% ../nbs/30_pipeline.ipynb #f6dee3e4
 def screenshot_pages(run_dir)->list:

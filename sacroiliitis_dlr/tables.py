@@ -101,6 +101,6 @@ def load_table1(run_dir # a run folder whose cohort stage has run
     if f.exists(): return pd.read_csv(f, index_col="factor", dtype={g: str for g in GROUPS}, keep_default_na=False,
                                       na_values={p: [""] for p in P_COLUMNS}, float_precision="round_trip")
     split, val = read_split(run_dir), load_json(Path(run_dir)/"cohort"/"validation.json")
-    man = Path(val.get("manifest", ""))
-    if not man.is_file(): return table1(split[["patient_id"]], split, ())
+    man = Path(val.get("manifest", ""))  # an absolute path in runs made before issue 25; since then the name only
+    if not (man.is_absolute() and man.is_file()): return table1(split[["patient_id"]], split, ())
     return table1(pd.read_csv(man, dtype={"patient_id": str, "sex": str}), split, val.get("clinical_columns"))
