@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from .core import (FINAL_MODELS, atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
                                    read_run_profile, run_lock, save_json)
-from .pipeline import (Stage, default_stages, execute_reports, manifest_path, notebooks_to_html,
-                                       run_stages, templates_dir)
+from .pipeline import (Stage, cohort_fingerprint, default_stages, execute_reports, manifest_path,
+                                       notebooks_to_html, record_final_path, run_stages, templates_dir)
 
 # %% ../nbs/31_loso.ipynb #1c49a586
 class LosoError(ValueError):
@@ -61,8 +61,8 @@ def run_loso_cohort_stage(run_dir,          # the sub-run folder
                          )->Path:
     "Write `run_dir/cohort/`: the leave-one-scanner-out `split.csv`, `validation.json`, and the harmonisation plan of the other scanners."
     import dataclasses
-    from sacroiliitis_dlr.data import dataset_fingerprint, make_plan, validation_summary
-    from sacroiliitis_dlr.pipeline import cohort_fingerprint
+    from sacroiliitis_dlr.data import dataset_fingerprint, make_plan
+    from sacroiliitis_dlr.pipeline import validation_record, write_cohort_facts
     run_dir = Path(run_dir); out = run_dir/"cohort"
     if out.exists() and not force: return out
     prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
@@ -74,9 +74,9 @@ def run_loso_cohort_stage(run_dir,          # the sub-run folder
         split.to_csv(tmp/"split.csv", index=False)
         save_json(tmp/"fingerprint.json", fingerprint)
         save_json(tmp/"plan.json", make_plan(fingerprint, prof))
+        write_cohort_facts(tmp, cohort, split)  # the oracle of the held-out patients too, so the sub-run needs no cohort path
         save_json(tmp/"validation.json", dict(
-            validation_summary(cohort), manifest=str(manifest_path(cohort.root)), problems=[], held_out_scanner=str(scanner),
-            clinical_columns=list(cohort.clinical_columns), fingerprint=cohort_fingerprint(cohort.root),
+            validation_record(cohort), problems=[], held_out_scanner=str(scanner), clinical_columns=list(cohort.clinical_columns),
             split=split.groupby("split").label.agg(["count", "sum"]).rename(columns={"sum": "positive"}).to_dict("index")))
     return out
 
@@ -98,12 +98,25 @@ def _scanners(cohort)->list:
     return sorted(cohort.manifest.scanner.astype(str).unique()) if "scanner" in cohort.manifest else []
 
 def _sub_extra(cfg, scanner)->dict:
-    "What a sub-run's config.json records besides the profile and seed: the main run's cohort, and the scanner."
-    keep = {k: cfg[k] for k in ("cohort", "manifest_sha256", "predictors") if k in cfg}
+    "What a sub-run's config.json records besides the profile and seed: the main run's cohort record, and the scanner."
+    keep = {k: cfg[k] for k in ("cohort_name", "manifest_sha256", "predictors") if k in cfg}
     return dict(keep, loso_holdout=str(scanner))
 
+def _run_cohort(run_dir, cfg, cohort)->Path:
+    "The manifest of the cohort the run was made from: `cohort` (checked against the run's manifest SHA-256)."
+    if cohort is None and Path(str(cfg.get("cohort"))).is_absolute(): cohort = cfg["cohort"]  # a run made before issue 25
+    if cohort is None: raise LosoError(f"{run_dir.name}: give the cohort the run was made from (the run folder records "
+                                       f"its name {cfg.get('cohort_name')!r} and its manifest's hash, not its path)")
+    man = manifest_path(cohort)
+    if cfg.get("manifest_sha256") and cohort_fingerprint(man)["manifest"] != cfg["manifest_sha256"]:
+        raise LosoError(f"{man} is not the manifest the run was made from (its SHA-256 differs from config.json's "
+                        f"manifest_sha256): give the run's cohort")
+    return man
+
+
 # %% ../nbs/31_loso.ipynb #e0bb6e1d
-def run_loso(run_dir,             # the main run folder (its config.json names the cohort, profile and seed)
+def run_loso(run_dir,             # the main run folder (its config.json holds the profile and seed)
+             cohort=None,         # the cohort folder (or manifest) the run was made from; checked by its manifest's SHA-256
              scanners=None,       # the scanners to hold out (default: every scanner of the cohort)
              stages=None,         # names of the sub-runs' stages to consider (default: all)
              force:bool=False,    # rerun the sub-runs' stages even if their outputs exist
@@ -117,7 +130,7 @@ def run_loso(run_dir,             # the main run folder (its config.json names t
     run_dir, t0 = Path(run_dir).resolve(), time.monotonic()
     if not (run_dir/"config.json").exists(): raise LosoError(f"{run_dir} holds no run (no config.json): run the pipeline first")
     cfg, profile = load_json(run_dir/"config.json"), read_run_profile(run_dir)
-    cohort = _load_cohort(manifest_path(cfg["cohort"]), profile, tuple(cfg.get("predictors", ())))
+    cohort = _load_cohort(_run_cohort(run_dir, cfg, cohort), profile, tuple(cfg.get("predictors", ())))
     known = _scanners(cohort)
     scanners = known if scanners is None else [str(s) for s in scanners]
     unknown = [s for s in scanners if s not in known]
@@ -183,7 +196,8 @@ def write_loso_report(run_dir,          # the main run folder, with loso/summary
     with atomic_dir(out, force=True) as tmp:
         (tmp/"figures").mkdir()
         res = execute_reports([(templates_dir()/"loso.ipynb", tmp/"loso.ipynb",
-                                dict(run_dir=str(run_dir), fig_dir="figures", dpi=dpi))], 1, quiet)
+                                dict(run_dir="../..", fig_dir="figures", dpi=dpi))], 1, quiet)  # no path of this machine
         if res[0]["error"]: raise PipelineError(f"the LOSO report failed: {res[0]['error'].strip()}")
+        record_final_path(tmp/"loso.ipynb", "loso/report/loso.ipynb")
         notebooks_to_html([tmp/"loso.ipynb"])
     return out/"loso.html"

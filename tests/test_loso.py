@@ -35,7 +35,7 @@ def loso_run(cohort, out):
     "A main run folder with its cohort stage, then the LOSO sub-run of HELD_OUT through the summary (no reports)."
     with contextlib.redirect_stdout(io.StringIO()):
         run = run_pipeline(cohort, out, "smoke", seed=0, stages=["cohort"], reports=False, quiet=True)
-        run_loso(run, scanners=[HELD_OUT], quiet=True, reports=False)
+        run_loso(run, cohort, scanners=[HELD_OUT], quiet=True, reports=False)  # the run records no cohort path (issue 25)
     return loso_dir(run, HELD_OUT)
 
 
