@@ -1,5 +1,5 @@
 "`import-dicom` through the command line: a DICOM round trip of synthetic scans leaks no identifier, keeps voxels and affines, and gives a cohort `load_cohort` accepts."
-import gzip
+import gzip, json
 from pathlib import Path
 
 import nibabel as nib
@@ -91,3 +91,18 @@ def test_refusals(imported):
     res = cli("import-dicom", root/"dicom", "--out", root/"c3", "--id-map", root/"ids3.csv", "--rules", root/"rules.json")
     assert res.returncode == 1 and f"{N} problem(s)" in res.stderr and "no series for ['DWI']" in res.stderr, res.stderr
     assert not (root/"c3").exists() and not (root/"ids3.csv").exists()
+
+
+def test_only_documented_clinical_columns_are_copied(dicom_site):
+    "A clinical column `group` holding patient names (too few rows to look like an identifier) stays home; import.json names it."
+    root, _ = dicom_site
+    names = [f"Zorrowska Janet{i}" for i in range(N)]
+    pd.read_csv(root/"clinical.csv", dtype={"patient_id": str}).assign(group=names).to_csv(root/"clinical_group.csv", index=False)
+    res = ok(cli("import-dicom", root/"dicom", "--out", root/"cohort_group", "--id-map", root/"private"/"ids.csv",
+                 "--clinical", root/"clinical_group.csv"))
+    out = root/"cohort_group"
+    assert list(pd.read_csv(out/"manifest.csv").columns) == ["patient_id", "label", "scanner", "image_T1WI", "image_FS-T2WI",
+                                                             *CLINICAL[1:]]
+    assert json.loads((out/"import.json").read_text())["clinical_columns_dropped"] == ["group"]
+    blob = b"".join(b for f in out.rglob("*") if f.is_file() for b in _bytes(f)) + (res.stdout + res.stderr).encode()
+    assert not [n for n in names if n.encode() in blob] and b"Zorrowska" not in blob

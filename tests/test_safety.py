@@ -2,7 +2,9 @@
 split fail `validate` (and `run`, before anything is written) with one message and no traceback; no manifest value
 of an undeclared column reaches a run folder; `--force` with another configuration is refused and `--replace`
 killed half way leaves every finished stage whole; a user's file is never removed; one run at a time per folder;
-Ctrl-C and a failing stage end in one message. One finished smoke run (no reports) is made once and copied."""
+Ctrl-C and a failing stage end in one message. Issue 25: a gzip bomb is refused from its header, image paths outside the
+cohort, a ';' manifest and a duplicated column are named; `synth --force` and `import-dicom --force` replace only what
+they made. One finished smoke run (no reports) is made once and copied."""
 import hashlib, json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
@@ -305,3 +307,122 @@ def test_out_naming_a_file_is_one_line(cohort, tmp_path):
     (tmp_path / "f").write_text("x")
     res = cli("run", "--cohort", cohort, "--out", tmp_path / "f", "--profile", "smoke")
     assert res.returncode == 1 and res.stderr == f"sacroiliitis-dlr run: {tmp_path / 'f'} is a file, not a folder: give --out a new or empty folder\n"
+
+
+# --- inputs at their worst (issue 25) --------------------------------------------------------------------------------
+
+def gzip_bomb(path, shape=(1024, 1024, 1024), dtype=np.int16):
+    "A real .nii.gz of `shape` zeros (2 GiB for 1024^3 int16) in about 2 MB: 1 MiB gzip members of zeros, concatenated."
+    import gzip
+    hdr = nib.Nifti1Header(); hdr.set_data_shape(shape); hdr.set_data_dtype(dtype); hdr.set_sform(np.eye(4), code=1)
+    hdr["vox_offset"] = 352
+    block = gzip.compress(bytes(2**20), 9)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(hdr.binaryblock + bytes(4)))
+        for _ in range(int(np.prod(shape)) * np.dtype(dtype).itemsize // 2**20): f.write(block)
+    return Path(path)
+
+
+def measured(*args):
+    "(CompletedProcess, wall seconds, peak resident memory in bytes) of the CLI run as a child of its own."
+    t0 = time.monotonic()
+    proc = subprocess.Popen([CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), time.monotonic() - t0, usage.ru_maxrss * 1024
+
+
+def test_a_gzip_bomb_is_refused_from_its_header(cohort, tmp_path):
+    "Two patients' images declare 1024^3 int16 (2 GiB each, 4 GiB as float32); two patients are checked at once."
+    def bombs(man, d):
+        for i in (1, 2): gzip_bomb(d / man.loc[i, "image_T1WI"])
+        return man.head(12)
+    bad = edited(cohort, tmp_path, bombs)
+    f = bad / "images" / "P0002_T1WI.nii.gz"
+    assert f.stat().st_size < 3 * 2**20 and nib.load(f).shape == (1024, 1024, 1024)
+    res, secs, peak = measured("validate", bad, "--profile", "smoke")
+    assert res.returncode == 1; no_traceback(res)
+    for pid in ("P0002", "P0003"):
+        line = f"  - patient {pid}: image_T1WI: images/{pid}_T1WI.nii.gz: its header declares (1024, 1024, 1024) = 1,073,741,824 voxels, more than the cap of 134,217,728"
+        assert any(l.startswith(line) for l in res.stderr.splitlines()), res.stderr
+    assert secs < 5 and peak < 2**30, (secs, peak / 2**20)
+
+
+def test_image_paths_outside_the_cohort_are_named(cohort, tmp_path):
+    "Up and out, absolute, and a symbolic link that leads out: each named with its patient and column, none opened."
+    elsewhere = tmp_path / "elsewhere"; elsewhere.mkdir()
+    def out_of_folder(man, d):
+        for i in (1, 2, 3): shutil.move(d / man.loc[i, "mask"], elsewhere / f"{man.patient_id[i]}.nii.gz")
+        man.loc[1, "mask"] = "../../elsewhere/P0002.nii.gz"  # resolves to tmp_path/../elsewhere: does not exist, still named
+        man.loc[2, "mask"] = str(elsewhere / "P0003.nii.gz")
+        (d / "masks" / "link.nii.gz").symlink_to(elsewhere / "P0004.nii.gz"); man.loc[3, "mask"] = "masks/link.nii.gz"
+        return man
+    bad = edited(cohort, tmp_path, out_of_folder)
+    res = cli("validate", bad, "--profile", "smoke")
+    assert res.returncode == 1; no_traceback(res)
+    lines = [l for l in res.stderr.splitlines() if l.startswith("  - ")]
+    assert [l.split(":")[0] for l in lines] == ["  - patient P0002", "  - patient P0003", "  - patient P0004"], res.stderr
+    assert all(": mask: " in l and "lies outside the cohort folder" in l for l in lines)
+    assert "../../elsewhere/P0002.nii.gz" in lines[0] and str(elsewhere / "P0003.nii.gz") in lines[1]
+    from sacroiliitis_dlr.data import load_cohort
+    man = pd.read_csv(bad / "manifest.csv"); man.loc[1, "mask"] = "../elsewhere/P0002.nii.gz"; man.to_csv(bad / "manifest.csv", index=False)
+    coh = load_cohort(bad, allow_outside=True)  # asked for: the files they lead to are read and checked
+    assert coh.manifest["mask"][3] == str((elsewhere / "P0004.nii.gz").resolve())
+
+
+def test_a_semicolon_manifest_is_one_problem_and_a_duplicate_column_is_named(cohort, tmp_path):
+    semi = edited(cohort, tmp_path, None, "semi")
+    pd.read_csv(semi / "manifest.csv").to_csv(semi / "manifest.csv", sep=";", index=False)
+    res = cli("validate", semi, "--profile", "smoke")
+    assert res.returncode == 1; no_traceback(res)
+    assert [l for l in res.stderr.splitlines() if l.startswith("  - ")] == [
+        "  - manifest.csv uses ';' as its delimiter; the layout asks for commas (save it as comma-separated CSV)"], res.stderr
+    def age_twice(man, d): return pd.concat([man, man[["age"]] + 7], axis=1)  # `age` twice, other values
+    dup = edited(cohort, tmp_path, age_twice, "dup")
+    text = (dup / "manifest.csv").read_text(); (dup / "manifest.csv").write_text(text.replace(",age.1", ",age", 1))
+    res = cli("validate", dup, "--profile", "smoke")
+    assert res.returncode == 1; no_traceback(res)
+    lines = [l for l in res.stderr.splitlines() if l.startswith("  - ")]
+    assert len(lines) == 1 and lines[0].startswith("  - manifest: column 'age' appears 2 times (columns 7 and 16)"), res.stderr
+
+
+# --- --force is never a weapon: synth and import-dicom replace only what they made ----------------------------------
+
+def _targets(run, cohort, tmp_path):
+    "A run folder (a copy of the smoke run), a real cohort (no generator.json, no import.json) and a file."
+    run_copy = tmp_path / "run"; shutil.copytree(run[0], run_copy)
+    real = tmp_path / "real"; shutil.copytree(cohort, real); (real / "generator.json").unlink()
+    f = tmp_path / "notes.txt"; f.write_text("mine")
+    return {run_copy: "is a run folder (the model bundle): it is kept", real: "holds no {marker}", f: "is a file, not a folder"}
+
+
+def test_synth_force_replaces_only_a_synthetic_cohort(run, cohort, tmp_path):
+    targets = _targets(run, cohort, tmp_path)
+    before = snapshot(tmp_path)
+    for out, says in targets.items():
+        res = cli("synth", "--out", out, "--profile", "smoke", "--n-patients", "12", "--force")
+        assert res.returncode == 1 and says.format(marker="generator.json") in res.stderr, res.stderr; no_traceback(res)
+    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "real", "run"]
+    mine = tmp_path / "mine"; shutil.copytree(cohort, mine)  # a synthetic cohort is replaced
+    ok(cli("synth", "--out", mine, "--profile", "smoke", "--n-patients", "12", "--force"))
+    assert len(pd.read_csv(mine / "manifest.csv")) == 12
+
+
+def test_import_dicom_force_replaces_only_an_earlier_import(run, cohort, tmp_path):
+    from sacroiliitis_dlr.dicom import volume_to_dicom
+    man = pd.read_csv(cohort / "manifest.csv", dtype={"patient_id": str}).head(1)
+    for m, desc in (("T1WI", "T1W_TSE_COR"), ("FS-T2WI", "t2_tirm_cor")):
+        img = nib.load(cohort / man.loc[0, f"image_{m}"])
+        volume_to_dicom(np.round(np.asarray(img.dataobj) * 1000).astype(np.int16), img.affine, tmp_path / "dicom" / desc,
+                        desc, dict(PatientID="MRN1"), 1 if m == "T1WI" else 2)
+    ids = tmp_path.parent / f"{tmp_path.name}-ids.csv"  # outside every --out
+    targets = _targets(run, cohort, tmp_path)
+    before = snapshot(tmp_path)
+    for out, says in targets.items():
+        res = cli("import-dicom", tmp_path / "dicom", "--out", out, "--id-map", ids, "--force")
+        assert res.returncode == 1 and says.format(marker="import.json") in res.stderr, res.stderr; no_traceback(res)
+    assert snapshot(tmp_path) == before and not ids.exists()
+    ok(cli("import-dicom", tmp_path / "dicom", "--out", tmp_path / "imported", "--id-map", ids))
+    ok(cli("import-dicom", tmp_path / "dicom", "--out", tmp_path / "imported", "--id-map", ids, "--force"))  # its own: replaced
+    assert sorted(p.name for p in (tmp_path / "imported").iterdir()) == ["images", "import.json", "manifest.csv"]
