@@ -17,7 +17,7 @@ __all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'coun
            'ROIDataset', 'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner', 'predict_probs',
            'train_model', 'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold', 'cross_validate',
            'base_model_metrics', 'gradcam_layer', 'gradcam_maps', 'plot_gradcam', 'train_folds_parallel',
-           'train_folds_submitit', 'run_classification_stage', 'predict_base_models']
+           'train_folds_submitit', 'run_classification_stage', 'expected_checkpoints', 'predict_base_models']
 
 # %% ../nbs/11_classification.ipynb #654c4bf3
 import numpy as np
@@ -43,6 +43,8 @@ from monai.visualize import GradCAM
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from .metrics import auc_ci, youden_cutoff, binary_metrics
+from .segmentation import fit_state_dict, read_state_dict  # one reader of checkpoints
+from .evaluation import PREDICTION_COLUMNS, read_prediction_tables
 from .core import (Profile, get_profile, seed_everything, choose_device, config_hash, to_dict,
                                    from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile)
 from .jobs import (ExecutorConfig, ResumableJob, deal, gpu_slots, job_count, make_executor,
@@ -252,13 +254,15 @@ def save_checkpoint(path,               # <folder>/<model>_fold<k>.pt; the JSON 
     return path
 
 def load_checkpoint(path, device="cpu")->tuple[nn.Module, dict]:
-    "The model and JSON written by `save_checkpoint` (weights loaded with `weights_only=True`)."
+    "The model and JSON written by `save_checkpoint`; a `ClassificationError` naming the file when either cannot be used."
     path = Path(path)
     if not path.with_suffix(".json").exists(): raise ClassificationError(f"{path.with_suffix('.json')} missing beside {path}")
     meta = load_json(path.with_suffix(".json"))
-    model = make_model(meta["arch"], from_dict(Profile, meta["profile"]))
-    model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-    return model.to(device).eval(), meta
+    try: model = make_model(meta["arch"], from_dict(Profile, meta["profile"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ClassificationError(f"{path.with_suffix('.json')} is not a checkpoint record ({str(e)[:200]}); rerun the classification stage") from None
+    state = read_state_dict(path, ClassificationError, device)  # weights_only=True
+    return fit_state_dict(model, state, path, ClassificationError).to(device).eval(), meta
 
 # %% ../nbs/11_classification.ipynb #922b34e8
 def train_fold(arch:str, modality:str, fold:int,
@@ -510,21 +514,35 @@ def _write_gradcam(folder, preds, split, images, modalities, profile):
         plt.close(fig)
         np.savez_compressed(folder/"gradcam"/f"{name}.npz", patient_id=np.array(pids), cam=cams.astype(np.float16))
 
+# %% ../nbs/11_classification.ipynb #066647f5
+def expected_checkpoints(run_dir # a run folder with a finished classification stage
+                        )->dict:
+    "{checkpoint path: (model, fold)}: one per base model and training fold of `classification/predictions.csv`."
+    folder = Path(run_dir)/"classification"
+    if not (folder/"predictions.csv").exists(): raise ClassificationError(f"{folder/'predictions.csv'} is missing: run the classification stage")
+    (table,) = read_prediction_tables([folder/"predictions.csv"], ClassificationError, PREDICTION_COLUMNS + ("fold",), ("prob", "fold"))
+    pairs = table.loc[table.split == "train", ["model", "fold"]].drop_duplicates().sort_values(["model", "fold"])
+    return {folder/"checkpoints"/f"{m}_fold{int(k)}.pt": (m, int(k)) for m, k in pairs.itertuples(index=False)}
+
 # %% ../nbs/11_classification.ipynb #5d67ebd0
 def predict_base_models(run_dir,            # a run folder with a finished classification stage
                         roi:np.ndarray,     # float32 (C, X, Y, Z), channels in the run's modality order
                         roi_mask=None,      # bool (X, Y, Z) SIJ mask on the ROI grid (`radiomics.roi_mask`); needed when the run has radiomics models
                        )->dict:
     "{model name: probability of sacroiliitis} for one patient, each the mean over the model's fold models."
-    ckpts = sorted((Path(run_dir)/"classification"/"checkpoints").glob("*.pt"))
-    if not ckpts: raise ClassificationError(f"no checkpoints in {Path(run_dir)/'classification'/'checkpoints'}: run the classification stage")
+    ckpts = expected_checkpoints(run_dir)
+    missing = [str(f) for f in ckpts if not f.exists()]
+    if missing: raise ClassificationError(f"{missing[0]} is missing ({len(missing)} of {len(ckpts)} fold checkpoints): "
+                                          "copy the whole run folder again, or rerun the classification stage")
     roi = np.asarray(roi, dtype=np.float32)
     probs = {}
-    for f in ckpts:
+    for f, (name, fold) in ckpts.items():
         model, meta = load_checkpoint(f)
+        if (meta.get("model"), meta.get("fold")) != (name, fold):
+            raise ClassificationError(f"{f.with_suffix('.json')} records {meta.get('model')} fold {meta.get('fold')}, not {name} fold {fold}")
         if roi.ndim != 4 or roi.shape[0] != len(meta["modalities"]):
             raise ClassificationError(f"ROI shape {roi.shape}: expected ({len(meta['modalities'])}, X, Y, Z) with channels {meta['modalities']}")
-        probs.setdefault(meta["model"], []).append(float(predict_probs(model, roi[None, [meta["channel"]]])[0]))
+        probs.setdefault(name, []).append(float(predict_probs(model, roi[None, [meta["channel"]]])[0]))
     probs = {k: float(np.mean(v)) for k, v in probs.items()}
     if (Path(run_dir)/"radiomics"/"config.json").exists():
         from sacroiliitis_dlr.radiomics import predict_radiomics

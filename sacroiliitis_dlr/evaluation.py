@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PREDICTION_TABLES', 'METRIC_COLUMNS', 'CALIBRATION_COLUMNS', 'COMPARISON_COLUMNS', 'SCANNER_COLUMNS',
-           'EvaluationError', 'load_predictions', 'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics',
-           'delong_cohort', 'delong_table', 'calibration_row', 'calibration_table', 'reclassification',
-           'decision_curves', 'ModelComparison', 'comparison_metrics', 'compare_models', 'oracle_table',
-           'oracle_ceiling', 'oracle_gaps', 'scanner_metrics']
+__all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'CALIBRATION_COLUMNS', 'COMPARISON_COLUMNS',
+           'SCANNER_COLUMNS', 'EvaluationError', 'prediction_problems', 'read_prediction_tables', 'load_predictions',
+           'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics', 'delong_cohort', 'delong_table',
+           'calibration_row', 'calibration_table', 'reclassification', 'decision_curves', 'ModelComparison',
+           'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gaps', 'scanner_metrics']
 
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
@@ -27,7 +27,54 @@ from .metrics import (MetricsError, _wilson, auc_ci, binary_metrics, calibration
 
 # %% ../nbs/22_evaluation.ipynb #20e66c82
 class EvaluationError(ValueError):
-    "Predictions that cannot be evaluated: missing tables, or patients that disagree with the run's split."
+    "Predictions that cannot be evaluated: missing or malformed tables, or patients that disagree with the run's split."
+
+# %% ../nbs/22_evaluation.ipynb #129df50c
+PREDICTION_COLUMNS = ("patient_id", "split", "model", "prob")  # the columns every prediction table has
+SPLITS = ("train", "test")                                     # the cohorts a prediction may belong to
+
+def _lines(df, bad, n=5)->str:
+    "The file lines (header = line 1) and patients of the first `n` rows flagged in `bad`."
+    idx = np.flatnonzero(np.asarray(bad))
+    pid = df["patient_id"] if "patient_id" in df else pd.Series("?", index=df.index)
+    out = ", ".join(f"line {i + 2} (patient {pid.iloc[i]})" for i in idx[:n])
+    return out + (f" and {len(idx) - n} more" if len(idx) > n else "")
+
+def prediction_problems(df:pd.DataFrame,            # a prediction table as read from its file
+                        name,                       # the file (named in every problem)
+                        columns=PREDICTION_COLUMNS, # the columns it must have
+                        numeric=("prob",)           # columns that must hold finite numbers (`prob`: in [0, 1])
+                       )->list:
+    "Every problem of one prediction table, each naming the file, the lines, the patients and the values."
+    missing = [c for c in columns if c not in df.columns]
+    if missing: return [f"{name}: no column(s) {missing} (it has {list(df.columns)[:12]})"]
+    probs = []
+    for c in numeric:
+        v = pd.to_numeric(df[c], errors="coerce").astype(float)
+        bad = ~np.isfinite(v) | (~v.between(0, 1) if c == "prob" else False)
+        what = "is not a probability in [0, 1]" if c == "prob" else "is not a finite number"
+        if bad.any(): probs.append(f"{name}: {c} {what} at {_lines(df, bad)}: {df[c][bad].head(5).tolist()}")
+    for c, bad, what in (("split", ~df.split.isin(SPLITS), f"is not one of {list(SPLITS)}"),
+                         ("patient_id", df.patient_id.isna(), "is empty"), ("model", df.model.isna(), "is empty")):
+        if bad.any(): probs.append(f"{name}: {c} {what} at {_lines(df, bad)}: {df[c][bad].head(5).tolist()}")
+    return probs
+
+# %% ../nbs/22_evaluation.ipynb #4b53ad60
+def read_prediction_tables(paths,                      # prediction tables (CSV files)
+                           error=EvaluationError,      # the exception raised when any table has a problem
+                           columns=PREDICTION_COLUMNS, # the columns each must have
+                           numeric=("prob",)           # columns that must hold finite numbers
+                          )->list:
+    "Read and check every table; one `error` lists every problem of every table before anything uses them."
+    frames, probs = [], []
+    for path in paths:
+        try: df = pd.read_csv(path, dtype={"patient_id": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+            probs.append(f"{path}: not a readable CSV table ({str(e).strip().splitlines()[0][:200]})"); continue
+        found = prediction_problems(df, path, columns, numeric); probs += found
+        frames.append(df if found else df.astype({c: float for c in numeric if df[c].dtype == object}))
+    if probs: raise error("prediction tables that cannot be used (fix or rerun the stage that wrote them):\n  " + "\n  ".join(probs))
+    return frames
 
 # %% ../nbs/22_evaluation.ipynb #36c362d5
 PREDICTION_TABLES = ("classification/predictions.csv", "radiomics/predictions.csv", "stacking/predictions.csv",
@@ -37,9 +84,9 @@ def load_predictions(run_dir # the run folder
                     )->pd.DataFrame:
     "Every prediction table of the run, long: patient_id, split, model, prob, label (models in stage order)."
     run_dir, split = Path(run_dir), read_split(run_dir)
-    frames = [pd.read_csv(run_dir/t, dtype={"patient_id": str})[["patient_id", "split", "model", "prob"]]
-              for t in PREDICTION_TABLES if (run_dir/t).exists()]
-    if not frames: raise EvaluationError(f"{run_dir} has none of {list(PREDICTION_TABLES)}: run the model stages first")
+    found = [run_dir/t for t in PREDICTION_TABLES if (run_dir/t).exists()]
+    if not found: raise EvaluationError(f"{run_dir} has none of {list(PREDICTION_TABLES)}: run the model stages first")
+    frames = [f[list(PREDICTION_COLUMNS)] for f in read_prediction_tables(found)]
     preds = pd.concat(frames, ignore_index=True).merge(split[["patient_id", "split", "label"]], on="patient_id",
                                                        how="left", suffixes=("", "_cohort"), validate="many_to_one")
     bad = preds[preds.label.isna() | (preds.split != preds.split_cohort)]

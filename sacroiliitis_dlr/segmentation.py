@@ -14,8 +14,8 @@ from pathlib import Path
 __all__ = ['SegmentationError', 'build_unet', 'crop_patch', 'PatchDataset', 'validation_split', 'train_unet', 'segment_volume',
            'segment_probability', 'postprocess_mask', 'predict_volume', 'predict_on_grid', 'voxel_spacing', 'save_mask',
            'load_mask', 'dice_hd95', 'volume_agreement', 'agreement_table', 'plot_bland_altman', 'plot_overlay',
-           'save_unet', 'load_unet', 'roi_box', 'roi_crop', 'image_cache', 'plot_training', 'run_segmentation_stage',
-           'predict_mask', 'run_roi_stage']
+           'read_state_dict', 'fit_state_dict', 'save_unet', 'load_unet', 'roi_box', 'roi_crop', 'image_cache',
+           'plot_training', 'run_segmentation_stage', 'predict_mask', 'run_roi_stage']
 
 # %% ../nbs/10_segmentation.ipynb #65a2e4b1
 import numpy as np
@@ -336,6 +336,30 @@ def plot_overlay(image:np.ndarray,  # (C, X, Y, Z); channel 0 is shown
     ax.set(title=f"{title}\n({'xyz'[k]} slice {i}, {channel_name})", xlabel=f"{'xyz'[a]} (mm)", ylabel=f"{'xyz'[b]} (mm)")
     return ax
 
+# %% ../nbs/10_segmentation.ipynb #a0993af5
+def _first_lines(err, n=2)->str: return " ".join(str(err).strip().splitlines()[:n])[:300] or type(err).__name__
+
+def read_state_dict(path,                    # a `.pt` file holding a `state_dict` (`torch.save`)
+                    error=SegmentationError, # the exception raised, naming the file
+                    device="cpu")->dict:
+    "The `state_dict` in `path`, loaded with `weights_only=True`; `error` naming the file when it is missing or unreadable."
+    path = Path(path)
+    if not path.is_file(): raise error(f"{path} is missing: copy the whole run folder again, or rerun the stage that wrote it")
+    try: state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e: raise error(f"{path} is not a readable checkpoint: {_first_lines(e)}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise error(f"{path} is not a readable checkpoint: it holds a {type(state).__name__}, not a state_dict of tensors")
+    return state
+
+def fit_state_dict(net:torch.nn.Module, # the network the checkpoint's record describes
+                   state:dict,          # from `read_state_dict`
+                   path,                # the checkpoint (named in the error)
+                   error=SegmentationError)->torch.nn.Module:
+    "`net` with the weights of `state`; `error` naming the file when their names or shapes do not fit it."
+    try: net.load_state_dict(state)
+    except RuntimeError as e: raise error(f"{path} does not fit the network its record describes: {_first_lines(e)}") from None
+    return net
+
 # %% ../nbs/10_segmentation.ipynb #981da13d
 def save_unet(folder,            # the segmentation stage folder
               net:torch.nn.Module,
@@ -357,10 +381,12 @@ def load_unet(folder,        # holds unet.pt and profile.json
     if not (folder / "unet.pt").exists() or not (folder / "profile.json").exists():
         raise RunFolderError(f"{folder} holds no trained U-Net (unet.pt + profile.json); run the segmentation stage first")
     meta = load_json(folder / "profile.json")
-    profile = from_dict(Profile, meta["profile"])
-    net = build_unet(profile.segmentation, meta["in_channels"])
-    net.load_state_dict(torch.load(folder / "unet.pt", map_location=device, weights_only=True))
-    return net.to(device).eval(), profile, tuple(meta["modalities"])
+    try: profile, channels, modalities = from_dict(Profile, meta["profile"]), int(meta["in_channels"]), tuple(meta["modalities"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise SegmentationError(f"{folder / 'profile.json'} is not a U-Net record ({_first_lines(e)}); rerun the segmentation stage") from None
+    state = read_state_dict(folder / "unet.pt", SegmentationError, device)
+    net = fit_state_dict(build_unet(profile.segmentation, channels), state, folder / "unet.pt")
+    return net.to(device).eval(), profile, modalities
 
 # %% ../nbs/10_segmentation.ipynb #6e556907
 def roi_box(mask:np.ndarray,  # (X, Y, Z); > 0 is the SIJ

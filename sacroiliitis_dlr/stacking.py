@@ -11,13 +11,13 @@ from pathlib import Path
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['BASE_TABLES', 'LOGIT_EPS', 'StackingError', 'read_base_predictions', 'meta_features', 'prob_logit', 'MeanProbability',
-           'make_meta_learner', 'MetaLearnerFit', 'fit_meta_learner', 'StackResult', 'stack_base_models',
-           'plot_meta_learners', 'base_model_info', 'ablation_subsets', 'stack_ablation', 'base_model_weights',
-           'signature_vs_best', 'plot_ablation', 'apply_dlr_signature', 'run_stacking_stage']
+__all__ = ['BASE_TABLES', 'LOGIT_EPS', 'SIGNATURE_FILE', 'SIGNATURE_TYPES', 'StackingError', 'read_base_predictions',
+           'meta_features', 'prob_logit', 'MeanProbability', 'make_meta_learner', 'MetaLearnerFit', 'fit_meta_learner',
+           'StackResult', 'stack_base_models', 'plot_meta_learners', 'base_model_info', 'ablation_subsets',
+           'stack_ablation', 'base_model_weights', 'signature_vs_best', 'plot_ablation', 'save_dlr_signature',
+           'load_dlr_signature', 'apply_dlr_signature', 'run_stacking_stage']
 
 # %% ../nbs/12_stacking.ipynb #38d356ac
-import joblib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -33,8 +33,10 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
+import skops.io as sio
 from threadpoolctl import threadpool_limits
-from .core import atomic_dir, get_profile, load_json, model_spec, read_run_profile, save_json
+from .core import atomic_dir, atomic_write, get_profile, load_json, model_spec, read_run_profile, save_json
+from .evaluation import PREDICTION_COLUMNS, read_prediction_tables
 from .metrics import auc_ci
 from .plots import OKABE_ITO, PRINT_STYLE, save_figure
 
@@ -52,8 +54,10 @@ def read_base_predictions(run_dir # a run folder
     "The base models' long prediction table: the classification stage's CNNs and, when it ran, the radiomics stage's models."
     path = Path(run_dir)/BASE_TABLES[0]
     if not path.exists(): raise StackingError(f"{path} is missing: run the classification stage first")
-    return pd.concat([pd.read_csv(Path(run_dir)/t, dtype={"patient_id": str}) for t in BASE_TABLES if (Path(run_dir)/t).exists()],
-                     ignore_index=True)
+    # every table checked (columns, probabilities in [0, 1], folds, cohorts) before anything is fitted on it
+    frames = read_prediction_tables([Path(run_dir)/t for t in BASE_TABLES if (Path(run_dir)/t).exists()], StackingError,
+                                    PREDICTION_COLUMNS + ("fold",), numeric=("prob", "fold"))
+    return pd.concat(frames, ignore_index=True)
 
 # %% ../nbs/12_stacking.ipynb #ea7badf7
 def _problems_oof(preds, split):
@@ -124,6 +128,8 @@ def make_meta_learner(name:str,        # one of the profile's `stacking.learners
                       n_trees:int=200  # random-forest size
                      )->tuple:
     "`(estimator, param_grid)` of the meta-learner `name`."
+    # the package's own classes by reference (also when called from this notebook): a stored model names them
+    from sacroiliitis_dlr.stacking import MeanProbability, prob_logit
     rs = dict(random_state=seed)
     svm = lambda kernel: CalibratedClassifierCV(SVC(kernel=kernel, **rs), method="sigmoid", cv=3, ensemble=False)
     learners = {
@@ -329,6 +335,36 @@ def plot_ablation(table:pd.DataFrame, # `ablation.csv`
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.6/len(t)), fontsize=7, frameon=False)
     return fig
 
+# %% ../nbs/12_stacking.ipynb #82423cd4
+SIGNATURE_FILE = "dlr_signature.skops"  # in stacking/: the selected meta-learner, stored as data (never a pickle)
+# the types beyond skops' defaults (scikit-learn estimators, numpy) that the nine meta-learners are built of
+SIGNATURE_TYPES = ("sacroiliitis_dlr.stacking.MeanProbability", "sacroiliitis_dlr.stacking.prob_logit",
+                   "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
+                   "sklearn.tree._tree.Tree", "sklearn.neighbors._kd_tree.KDTree", "sklearn.metrics._dist_metrics.EuclideanDistance64")
+
+def save_dlr_signature(model, # a fitted meta-learner (from `make_meta_learner`)
+                       path   # the file, e.g. `stacking/dlr_signature.skops`
+                      )->Path:
+    "Write `model` as a skops file, atomically; a model `load_dlr_signature` would refuse is refused here."
+    data = sio.dumps(model)
+    extra = sorted(set(sio.get_untrusted_types(data=data)) - set(SIGNATURE_TYPES))
+    if extra: raise StackingError(f"the meta-learner holds types outside SIGNATURE_TYPES {extra}: it could not be loaded back")
+    return atomic_write(path, data)
+
+# %% ../nbs/12_stacking.ipynb #9bcfd0f5
+def load_dlr_signature(path # a file written by `save_dlr_signature`
+                      ):
+    "The stored meta-learner; a `StackingError` naming the file when it is missing, unreadable or holds a type outside `SIGNATURE_TYPES`."
+    path = Path(path)
+    if not path.is_file(): raise StackingError(f"{path} is missing: rerun the stacking stage (runs before issue 25 stored a pickle, which is not loaded)")
+    try: extra = sorted(set(sio.get_untrusted_types(file=path)) - set(SIGNATURE_TYPES))  # reads the schema, builds nothing
+    except Exception as e: raise StackingError(f"{path} is not a readable skops file ({type(e).__name__}: {e}); rerun the stacking stage") from None
+    if extra: raise StackingError(f"{path} holds types outside the allow-list, so it was not loaded: {extra[:5]}")
+    try: model = sio.load(path, trusted=list(SIGNATURE_TYPES))
+    except Exception as e: raise StackingError(f"{path} is not a readable meta-learner ({type(e).__name__}: {e}); rerun the stacking stage") from None
+    if not hasattr(model, "predict_proba"): raise StackingError(f"{path} holds a {type(model).__name__}, not a meta-learner")
+    return model
+
 # %% ../nbs/12_stacking.ipynb #74dcb234
 def apply_dlr_signature(run_dir,        # a run folder with a finished stacking stage
                         base_probs:dict # {base model name: probability} for one patient
@@ -336,11 +372,17 @@ def apply_dlr_signature(run_dir,        # a run folder with a finished stacking 
     "The DLR signature probability of one patient from its base-model probabilities."
     folder = Path(run_dir)/"stacking"
     if not (folder/"selection.json").exists(): raise StackingError(f"{folder} has no selection.json: run the stacking stage")
-    features = load_json(folder/"selection.json")["base_models"]
+    features = load_json(folder/"selection.json").get("base_models")
+    if not isinstance(features, list) or not features: raise StackingError(f"{folder/'selection.json'} names no base models: rerun the stacking stage")
     missing = sorted(set(features) - set(base_probs))
     if missing: raise StackingError(f"base-model probabilities missing for {missing}; the DLR signature needs {features}")
     X = pd.DataFrame([[float(base_probs[m]) for m in features]], columns=features)
-    return float(joblib.load(folder/"dlr_signature.joblib").predict_proba(X)[:, 1][0])
+    if not np.isfinite(X.values).all() or not ((X.values >= 0) & (X.values <= 1)).all():
+        raise StackingError(f"base-model probabilities must be in [0, 1]: {X.iloc[0].to_dict()}")
+    model = load_dlr_signature(folder/SIGNATURE_FILE)
+    if getattr(model, "n_features_in_", len(features)) != len(features):
+        raise StackingError(f"{folder/SIGNATURE_FILE} takes {model.n_features_in_} base models but selection.json names {len(features)}")
+    return float(model.predict_proba(X)[:, 1][0])
 
 # %% ../nbs/12_stacking.ipynb #172587df
 def _stacking_inputs(run_dir):
@@ -354,15 +396,13 @@ def _long(probs, split_name):
     return probs.rename_axis("patient_id").reset_index().melt("patient_id", var_name="learner", value_name="prob").assign(split=split_name)
 
 def _write_predictions(folder, res:StackResult):
-    "predictions.csv (every stack and the signature), dlr_signature.csv and the fitted models."
+    "predictions.csv (every stack and the signature), dlr_signature.csv and the selected learner (`SIGNATURE_FILE`)."
     long = pd.concat([_long(res.oof, "train"), _long(res.test, "test")])
     sig = long[long.learner == res.selected].assign(model="dlr_signature")
     preds = pd.concat([long.assign(model="stack_" + long.learner), sig])[["patient_id", "split", "model", "prob"]]
     preds.to_csv(folder/"predictions.csv", index=False)
     sig.assign(logit=prob_logit(sig.prob))[["patient_id", "split", "prob", "logit"]].to_csv(folder/"dlr_signature.csv", index=False)
-    (folder/"models").mkdir()
-    for name, model in res.models.items(): joblib.dump(model, folder/"models"/f"{name}.joblib")
-    joblib.dump(res.models[res.selected], folder/"dlr_signature.joblib")
+    save_dlr_signature(res.models[res.selected], folder/SIGNATURE_FILE)
 
 def _selection(res:StackResult, X_train, X_test, cfg, seed)->dict:
     "What selection.json records: the rule, the choice and what it was chosen on."
