@@ -21,8 +21,9 @@ import pandas as pd
 import nibabel as nib
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
-from .core import atomic_dir, atomic_write, check_replace_target, load_json, save_json, verify_bundle
-from .data import CLINICAL_RANGES, ras_grid, resample_mask
+from .core import (atomic_dir, atomic_write, check_replace_target, load_json, read_run_profile, save_json,
+                                   verify_bundle)
+from .data import CLINICAL_RANGES, check_image_header, ras_grid, resample_mask
 from .combined import load_patient_files, predict_patient
 
 # %% ../nbs/35_predict.ipynb #8d72dfe6
@@ -63,6 +64,8 @@ def check_inputs(run_dir,        # a finished run folder
     probs += [f"--image {m}: no image given; the run's models need {modalities}" for m in modalities if m not in images]
     probs += [f"--image {m}: not a modality of this run ({modalities})" for m in images if m not in modalities]
     probs += [f"--image {m}: file not found: {p}" for m, p in images.items() if m in modalities and not Path(p).is_file()]
+    cap = read_run_profile(run_dir).cohort.max_voxels  # checked from the header, before any voxel is decoded
+    probs += [q for m, p in images.items() if m in modalities and Path(p).is_file() for q in check_image_header(p, cap, f"--image {m} {p}")]
     probs += [f"--clinical {c}: not a clinical column of this run ({sorted(columns)})" for c in clinical if c not in columns]
     for c, v in clinical.items():
         kind, allowed, _ = CLINICAL_RANGES.get(c, (None, None, None))
