@@ -13,11 +13,11 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['CLINICAL_RANGES', 'CLINICAL_LABELS', 'ID_RULE', 'SPLIT_CHOICES', 'NORMALISATION', 'FINGERPRINT_PERCENTILES',
-           'CohortError', 'Cohort', 'unsafe_id', 'identifier_reason', 'min_per_class', 'split_advice',
-           'check_image_header', 'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras', 'resample_to',
-           'normalise_intensity', 'ras_grid', 'target_grid', 'resample_mask', 'load_patient', 'native_grid',
-           'native_mask', 'image_fingerprint', 'dataset_fingerprint', 'make_plan', 'run_spacing', 'split_cohort',
-           'PatientDataset', 'cache_cohort', 'validation_summary', 'read_split']
+           'CohortError', 'Cohort', 'unsafe_id', 'identifier_reason', 'csv_header_problems', 'min_per_class',
+           'split_advice', 'check_image_header', 'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras',
+           'resample_to', 'normalise_intensity', 'ras_grid', 'target_grid', 'resample_mask', 'load_patient',
+           'native_grid', 'native_mask', 'image_fingerprint', 'dataset_fingerprint', 'make_plan', 'run_spacing',
+           'split_cohort', 'PatientDataset', 'cache_cohort', 'validation_summary', 'read_split']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
@@ -99,11 +99,13 @@ def identifier_reason(name,  # a column name
     if len(s) >= 5 and txt.nunique() > 0.5*len(s): return "mostly distinct text values, like names or codes"
     return None
 
-# %% ../nbs/02_data.ipynb #9ace5da2
+# %% ../nbs/02_data.ipynb #892104d3
 _DELIMITERS = {";": "';'", "\t": "a tab", "|": "'|'"}  # what spreadsheets write when asked for "CSV" in many locales
 
-def _header_problems(path)->tuple:
-    "(problems, positions of the columns to keep) from the manifest's header row, read as written (pandas renames duplicates)."
+def csv_header_problems(path # a CSV file: a manifest or a clinical table
+                       )->tuple:
+    "(problems, positions of the columns to keep; None when unreadable) from the header row as written (pandas renames duplicates)."
+    path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f: first = f.readline()
     except (OSError, UnicodeDecodeError) as e: return [f"{path.name}: unreadable ({type(e).__name__})"], None
@@ -115,16 +117,17 @@ def _header_problems(path)->tuple:
     at = {}
     for i, c in enumerate(cols): at.setdefault(c, []).append(i)
     said = lambda ii: ", ".join(str(i + 1) for i in ii[:-1]) + f" and {ii[-1] + 1}"
-    return ([f"manifest: column {c!r} appears {len(ii)} times (columns {said(ii)}); keep one "
+    return ([f"{path.name}: column {c!r} appears {len(ii)} times (columns {said(ii)}); keep one "
              f"(which copy holds the right values cannot be told)" for c, ii in at.items() if len(ii) > 1],
             [ii[0] for ii in at.values()])
 
+# %% ../nbs/02_data.ipynb #9ace5da2
 def _read_manifest(path)->tuple:
     "(path, manifest with one copy of each column, header problems); a `CohortError` when it cannot be read as CSV."
     path = Path(path)
     if path.is_dir(): path = path/"manifest.csv"
     if not path.exists(): raise CohortError([f"manifest: file not found: {path}"], str(path))
-    probs, keep = _header_problems(path)
+    probs, keep = csv_header_problems(path)
     if keep is None: raise CohortError(probs, str(path))  # nothing else can be checked in a table read wrongly
     try: man = pd.read_csv(path, dtype={"patient_id": str, "scanner": str, "sex": str}, keep_default_na=True)
     except Exception as e: raise CohortError([f"manifest: unreadable ({type(e).__name__})"], str(path))
@@ -279,10 +282,12 @@ def _voxel_cap(profile)->int:
     return int((get_profile(profile).cohort if profile is not None else CohortConfig()).max_voxels)
 
 # %% ../nbs/02_data.ipynb #d78c3b91
-def _outside(root, rel)->bool:
-    "Whether the manifest cell `rel` resolves (symlinks followed) outside the cohort folder `root`."
+def _outside(root, rel)->str|None:
+    "Why the manifest cell `rel` is not a path inside the cohort folder `root` (symlinks followed), or None."
     top = Path(root).resolve()
-    return not (top/str(rel)).resolve().is_relative_to(top)
+    try: where = (top/str(rel)).resolve()
+    except (OSError, RuntimeError, ValueError) as e: return f"cannot be resolved ({type(e).__name__}: a link loop or a bad name?)"
+    return None if where.is_relative_to(top) else "lies outside the cohort folder (images sit below the manifest's folder)"
 
 def _check_paths(man, modalities, root)->list:
     "Image and mask cells that resolve outside the cohort folder, each named with its patient and column."
@@ -290,9 +295,8 @@ def _check_paths(man, modalities, root)->list:
     pids, probs = man.patient_id.fillna("<missing id>").astype(str), []
     for pid, cells in zip(pids, man[cols].itertuples(index=False)):
         for col, rel in zip(cols, cells):
-            if pd.isna(rel) or not str(rel).strip() or not _outside(root, rel): continue
-            probs.append(f"patient {pid}: {col}: {rel} lies outside the cohort folder (images sit below the manifest's "
-                         f"folder): move it there, or accept such paths with --allow-outside-paths")
+            why = None if pd.isna(rel) or not str(rel).strip() else _outside(root, rel)
+            if why: probs.append(f"patient {pid}: {col}: {rel} {why}: move it there, or accept such paths with --allow-outside-paths")
     return probs
 
 # %% ../nbs/02_data.ipynb #8eb44816

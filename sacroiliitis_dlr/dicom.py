@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import nibabel as nib
 from .core import atomic_dir, atomic_write, check_replace_target, load_json, path_inside, RunFolderError
-from .data import CLINICAL_RANGES, CohortError, identifier_reason
+from .data import CLINICAL_RANGES, CohortError, csv_header_problems, identifier_reason
 
 # %% ../nbs/04_dicom.ipynb #32ed12c6
 class DicomImportError(CohortError):
@@ -235,6 +235,8 @@ def read_clinical_table(path # CSV: `patient_id` (the DICOM PatientID), `label`,
                        )->pd.DataFrame:
     "The clinical table; identifier-like columns (names, dates, record numbers) are refused, not copied."
     path = Path(path)
+    header, keep = csv_header_problems(path)  # a ';' table, or a column written twice, before pandas guesses
+    if header: raise DicomImportError(header, str(path))
     try: t = pd.read_csv(path, dtype={"patient_id": str, "scanner": str, "sex": str})
     except Exception as e: raise DicomImportError([f"unreadable ({type(e).__name__}: {e})"], str(path)) from None
     if "patient_id" not in t.columns: raise DicomImportError(["no patient_id column (the DICOM PatientID of each patient)"], str(path))

@@ -384,7 +384,7 @@ def test_a_semicolon_manifest_is_one_problem_and_a_duplicate_column_is_named(coh
     res = cli("validate", dup, "--profile", "smoke")
     assert res.returncode == 1; no_traceback(res)
     lines = [l for l in res.stderr.splitlines() if l.startswith("  - ")]
-    assert len(lines) == 1 and lines[0].startswith("  - manifest: column 'age' appears 2 times (columns 7 and 16)"), res.stderr
+    assert len(lines) == 1 and lines[0].startswith("  - manifest.csv: column 'age' appears 2 times (columns 7 and 16)"), res.stderr
 
 
 # --- --force is never a weapon: synth and import-dicom replace only what they made ----------------------------------
