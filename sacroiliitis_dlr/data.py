@@ -110,9 +110,9 @@ def csv_header_problems(path # a CSV file: a manifest or a clinical table
         with open(path, newline="", encoding="utf-8-sig") as f: first = f.readline()
     except (OSError, UnicodeDecodeError) as e: return [f"{path.name}: unreadable ({type(e).__name__})"], None
     cols = next(csv.reader([first]), [])
-    width = {d: len(next(csv.reader([first], delimiter=d), [])) for d in _DELIMITERS}
-    other = max(width, key=width.get)
-    if width[other] > max(len(cols), 1):
+    split = {d: next(csv.reader([first], delimiter=d), []) for d in _DELIMITERS}
+    other = max(split, key=lambda d: len(split[d]))
+    if len(split[other]) > len(cols) and (len(cols) == 1 or ("patient_id" in split[other]) > ("patient_id" in cols)):
         return [f"{path.name} uses {_DELIMITERS[other]} as its delimiter; the layout asks for commas (save it as comma-separated CSV)"], None
     at = {}
     for i, c in enumerate(cols): at.setdefault(c, []).append(i)
