@@ -26,9 +26,12 @@ def _cmd_synth(args):
 def _cmd_import_dicom(args):
     "Convert a DICOM folder into a de-identified NIfTI cohort with manifest.csv."
     from sacroiliitis_dlr.dicom import import_dicom
-    man = import_dicom(args.dicom_dir, args.out, args.id_map, clinical=args.clinical, rules=args.rules, force=args.force)
+    man = import_dicom(args.dicom_dir, args.out, args.id_map, clinical=args.clinical, rules=args.rules, force=args.force,
+                       predictors=args.predictor)
+    dropped = man.attrs.get("dropped_columns")
     print(f"wrote {len(man)} patients ({', '.join(c[len('image_'):] for c in man.columns if c.startswith('image_'))}) to {args.out}; "
-          f"ID map: {args.id_map}" + ("" if args.clinical else "; no --clinical table: fill in the manifest's label column before `run`"))
+          f"ID map: {args.id_map}" + ("" if args.clinical else "; no --clinical table: fill in the manifest's label column before `run`")
+          + (f"; clinical columns left out: {', '.join(dropped)} (copy one with --predictor)" if dropped else ""))
     return 0
 
 # %% ../nbs/40_cli.ipynb #f67e9d20
@@ -42,7 +45,7 @@ def _cmd_validate(args):
     "Validate a cohort manifest for a run at `--profile`; a `CohortError` (non-zero exit) lists every problem."
     import pandas as pd
     from sacroiliitis_dlr.data import load_cohort
-    cohort = load_cohort(args.manifest, predictors=args.predictor, profile=_profile(args))
+    cohort = load_cohort(args.manifest, predictors=args.predictor, profile=_profile(args), allow_outside=args.allow_outside_paths)
     m, path = cohort.manifest, Path(args.manifest)
     ignored = [c for c in pd.read_csv(path/"manifest.csv" if path.is_dir() else path, nrows=0).columns if c not in m.columns]
     print(f"{args.manifest}: {len(m)} patients ({int(m.label.sum())} with label 1), modalities {', '.join(cohort.modalities)}; "
@@ -110,6 +113,11 @@ def _add_predictor_option(s):
     s.add_argument("--predictor", action="append", default=[], metavar="NAME",
                    help="a manifest column to use as a clinical predictor besides the documented ones (repeatable)")
 
+def _add_outside_option(s):
+    "`--allow-outside-paths`: images may lie outside the manifest's folder (the layout keeps them below it)."
+    s.add_argument("--allow-outside-paths", action="store_true",
+                   help="accept image and mask paths that resolve outside the manifest's folder (symlinks followed)")
+
 # %% ../nbs/40_cli.ipynb #b8d07eee
 def _add_synth(add):
     s = add("synth", help="write the synthetic multimodal SIJ MRI cohort (NIfTI + manifest.csv + oracle.csv)")
@@ -118,7 +126,7 @@ def _add_synth(add):
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="image scale and default size")
     s.add_argument("--n-patients", type=int, help="default: the profile's (485 for cpu/paper)")
     s.add_argument("--n-positive", type=int, help="default: the profile's (288 for cpu/paper)")
-    s.add_argument("--force", action="store_true", help="overwrite an existing cohort folder")
+    s.add_argument("--force", action="store_true", help="replace a synthetic cohort this command wrote, or an empty folder")
     s.add_argument("--acquisition", default="default", choices=("default", "clinical"),
                    help="clinical: 0.55-0.65 mm pixels, 25 slices of 3.3 mm, stored LSP/LAS, int16 with a header slope")
     s.set_defaults(func=_cmd_synth)
@@ -127,7 +135,7 @@ def _add_validate(add):
     s = add("validate", help="check a cohort's manifest.csv and images for a run; list every problem")
     s.add_argument("manifest", help="path to manifest.csv (or the cohort folder)")
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="the run's profile (its split needs enough patients)")
-    _add_predictor_option(s); _add_split_options(s)
+    _add_predictor_option(s); _add_split_options(s); _add_outside_option(s)
     s.set_defaults(func=_cmd_validate)
 
 # %% ../nbs/40_cli.ipynb #1e166984
@@ -163,7 +171,8 @@ def _add_import_dicom(add):
                    help="CSV mapping DICOM PatientID to pseudonym, kept outside the cohort folder (extended if it exists)")
     s.add_argument("--clinical", metavar="CSV", help="table keyed by patient_id (the DICOM PatientID): label, scanner, clinical columns")
     s.add_argument("--rules", metavar="JSON", help="series-to-modality rules {modality: regex on SeriesDescription} (default: T1WI, FS-T2WI)")
-    s.add_argument("--force", action="store_true", help="replace an existing cohort folder")
+    s.add_argument("--force", action="store_true", help="replace an earlier import (a folder holding import.json) or an empty folder")
+    _add_predictor_option(s)
     s.set_defaults(func=_cmd_import_dicom)
 
 def _add_predict(add):
@@ -173,7 +182,7 @@ def _add_predict(add):
     s.add_argument("--clinical", nargs="*", default=[], metavar="COLUMN=VALUE",
                    help="clinical values, e.g. age=34 sex=M; columns left out are imputed as in training")
     s.add_argument("--out", help="folder to write the mask (on the first image's grid), prediction.json and prediction.html")
-    s.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    s.add_argument("--force", action="store_true", help="replace an earlier prediction in --out (never a run, a cohort or a file)")
     s.set_defaults(func=_cmd_predict)
 
 def _add_report(add):

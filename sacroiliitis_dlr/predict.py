@@ -64,7 +64,9 @@ def check_inputs(run_dir,        # a finished run folder
     probs += [f"--image {m}: no image given; the run's models need {modalities}" for m in modalities if m not in images]
     probs += [f"--image {m}: not a modality of this run ({modalities})" for m in images if m not in modalities]
     probs += [f"--image {m}: file not found: {p}" for m, p in images.items() if m in modalities and not Path(p).is_file()]
-    cap = read_run_profile(run_dir).cohort.max_voxels  # checked from the header, before any voxel is decoded
+    try: cap = read_run_profile(run_dir).cohort.max_voxels  # checked from the header, before any voxel is decoded
+    except (KeyError, TypeError, ValueError) as e:
+        raise PredictError([f"{run_dir/'config.json'}: not a run's configuration ({type(e).__name__}: {e})"]) from None
     probs += [q for m, p in images.items() if m in modalities and Path(p).is_file() for q in check_image_header(p, cap, f"--image {m} {p}")]
     probs += [f"--clinical {c}: not a clinical column of this run ({sorted(columns)})" for c in clinical if c not in columns]
     for c, v in clinical.items():
