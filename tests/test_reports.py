@@ -1,10 +1,14 @@
 """What a person sees of a smoke run: each report's HTML shows its figures and no code, no output holds a temporary
 path, the summary shows the NRI/IDI under its own heading, and the run page holds the final-model table and a figure.
-Where Chromium is installed, the run's screenshots of index.html and summary.html are real pictures."""
-import html, json, re
+Where Chromium is installed, the run's screenshots of index.html and summary.html are real pictures.
+A run folder is a bundle that travels (issue 25): no byte of it holds the cohort's or its own absolute path, `report`
+re-renders a copy where the cohort is absent, and HTML planted in config.json is shown escaped on every page."""
+import html, json, re, shutil
 from pathlib import Path
 
 import pytest
+
+from conftest import cli, ok
 
 ROOT = Path(__file__).resolve().parents[1]
 # the fewest embedded figures a reader must see in each report (issue "What a reader sees")
@@ -126,14 +130,14 @@ def shown_table(page: str, header: str):
     raise AssertionError(f"no table with a column {header!r}")
 
 
-def test_cohort_report_shows_table1_of_the_library(run, pages):
+def test_cohort_report_shows_table1_of_the_library(run, cohort, pages):
     import math
     import pandas as pd
     from sacroiliitis_dlr.data import read_split
     from sacroiliitis_dlr.tables import GROUPS, P_COLUMNS, load_table1, table1
     out = run[0]
     val = json.loads((out / "cohort" / "validation.json").read_text())
-    man = pd.read_csv(val["manifest"], dtype={"patient_id": str, "sex": str})
+    man = pd.read_csv(cohort / "manifest.csv", dtype={"patient_id": str, "sex": str})
     t1 = table1(man, read_split(out), val["clinical_columns"])
     pd.testing.assert_frame_equal(load_table1(out), t1)  # cohort/table1.csv where the run wrote it
     assert len(t1) == 1 + len(val["clinical_columns"]) >= 5
@@ -144,3 +148,81 @@ def test_cohort_report_shows_table1_of_the_library(run, pages):
         assert cells[:4] == [row[g] for g in GROUPS], factor
         for text, p in zip(cells[4:], row[list(P_COLUMNS)]):
             assert (text == "NaN") if math.isnan(p) else abs(float(text) - p) <= 5e-4, (factor, text, p)
+
+
+# --- issue 25: a bundle that travels ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def named(tmp_path_factory):
+    "A smoke run made from a folder named like a study with a patient's name: (study folder, cohort, run)."
+    study = tmp_path_factory.mktemp("site") / "Doe_John_study"
+    ok(cli("synth", "--out", study / "cohort", "--profile", "smoke", "--seed", "0"))
+    ok(cli("run", "--cohort", study / "cohort", "--out", study / "run", "--profile", "smoke", "--seed", "0", "--quiet"))
+    return study, study / "cohort", study / "run"
+
+
+def files_holding(folder: Path, needles) -> dict:
+    "needle -> the files under `folder` whose bytes hold it (every file, binary ones included)."
+    found = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            data = p.read_bytes()
+            for n in needles:
+                if n.encode() in data: found.setdefault(n, []).append(str(p.relative_to(folder)))
+    return found
+
+
+def test_no_path_of_this_machine_in_the_run(named):
+    study, cohort, run = named
+    assert (run / "index.html").exists() and len(list(run.rglob("*.ipynb"))) >= 9  # the executed notebooks are searched too
+    leaks = files_holding(run, [str(cohort), str(cohort.resolve()), str(run), str(run.resolve()), str(study), "Doe_John"])
+    assert not leaks, f"absolute paths in the run folder: {json.dumps(leaks)[:2000]}"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["cohort_name"] == "cohort" and len(cfg["manifest_sha256"]) == 64
+
+
+def bundle_copy(run: Path, dest: Path) -> Path:
+    "A copy of a finished run somewhere else (another site's disk)."
+    shutil.copytree(run, dest, symlinks=True)
+    return dest
+
+
+def pages_of(run: Path) -> dict:
+    return {str(p.relative_to(run)): p.read_text() for p in [run / "index.html", *sorted((run / "reports").glob("*.html"))]}
+
+
+def test_report_renders_where_the_cohort_is_absent(named, tmp_path):
+    study, cohort, run = named
+    copy = bundle_copy(run, tmp_path / "other-site" / "bundle")
+    away = study.parent / "moved-away"
+    cohort.rename(away)  # the cohort is not at the receiving site
+    try:
+        for p in (copy / "reports").glob("*.html"): p.unlink()
+        ok(cli("report", copy))
+    finally:
+        away.rename(cohort)
+    pages = pages_of(copy)
+    want = {"cohort", "segmentation", "summary", "checklist"} | {f"model_{m}" for m in ("dlr_signature", "clinical", "combined")}
+    assert want <= {Path(k).stem for k in pages}, sorted(pages)
+    assert figures(pages["reports/cohort.html"]) >= MIN_FIGURES["cohort"]  # the example slices come from the run folder
+    assert "made before it existed" not in pages["reports/cohort.html"]
+    assert not files_holding(copy, [str(copy), str(tmp_path)])  # nor the copy's own path
+
+
+BAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+
+
+def test_html_in_config_is_shown_escaped_on_every_page(named, tmp_path):
+    from sacroiliitis_dlr import core
+    copy = bundle_copy(named[2], tmp_path / "bundle")
+    cfg = json.loads((copy / "config.json").read_text())
+    cfg.update(seed=BAD, cohort_name=BAD, profile={**cfg["profile"], "name": BAD})
+    (copy / "config.json").write_text(json.dumps(cfg))
+    if hasattr(core, "write_bundle_manifest"): core.write_bundle_manifest(copy)  # as an attacker would rewrite it too
+    ok(cli("report", copy))
+    pages = pages_of(copy)
+    for name, page in pages.items():
+        assert "<script>alert" not in page and "<img src=x" not in page and "onerror=alert(1)>" not in page, name
+    for name in ("index.html", "reports/summary.html", "reports/cohort.html", "reports/checklist.html"):
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[name], f"{name} does not show the value escaped"
+    assert pages["index.html"].count(html.escape(BAD)) == 3  # the seed, the profile's name and the cohort's name
