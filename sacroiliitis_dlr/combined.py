@@ -15,7 +15,8 @@ from dataclasses import dataclass
 __all__ = ['ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical', 'fit_logit', 'odds_ratio_table',
            'univariable_table', 'backward_aic', 'ClinicalSelection', 'select_clinical_factors', 'predict_logit',
            'NomogramScales', 'nomogram_scales', 'nomogram_points', 'points_to_prob', 'plot_nomogram', 'CombinedFit',
-           'fit_combined', 'run_combined_stage', 'predict_from_base_probs', 'load_patient_files', 'predict_patient']
+           'fit_combined', 'run_combined_stage', 'read_coefficients', 'predict_from_base_probs', 'load_patient_files',
+           'predict_patient']
 
 # %% ../nbs/13_combined.ipynb #bc0962c0
 import numpy as np
@@ -30,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from .core import atomic_dir, get_profile, load_json, read_run_profile, save_json
 from .data import CLINICAL_LABELS, CLINICAL_RANGES, read_split  # the one split reader; the documented clinical columns, with their labels
 from .evaluation import ModelComparison, compare_models  # the comparison's statistics have one home
+from .evaluation import read_prediction_tables
 from .metrics import MetricsError, auc_ci
 from .plots import plot_calibration, plot_decision_curve, plot_forest, plot_roc, save_figure
 from .stacking import (StackingError, apply_dlr_signature, meta_features, prob_logit,
@@ -269,9 +271,11 @@ def _best_base_model(run_dir, split, y_train):
     return best, X_train[best], X_test[best], aucs
 
 def _read_signature(run_dir):
+    "The stacking stage's `dlr_signature.csv`, checked (columns, probabilities, logits, cohorts) before it is used."
     path = Path(run_dir)/"stacking"/"dlr_signature.csv"
     if not path.exists(): raise StackingError(f"{path} is missing: run the stacking stage first")
-    return pd.read_csv(path, dtype={"patient_id": str}).set_index("patient_id")
+    (sig,) = read_prediction_tables([path], StackingError, ("patient_id", "split", "prob", "logit"), ("prob", "logit"))
+    return sig.set_index("patient_id")
 
 _LABELS = {"dlr_signature": "DLR signature (logit)", **CLINICAL_LABELS, "sex_M": CLINICAL_LABELS["sex"]}  # terms -> axis names
 
@@ -388,6 +392,24 @@ def run_combined_stage(run_dir,          # the run folder
     if not quiet: print(cmp.metrics[cmp.metrics.cohort == "test"][["model", "auc", "auc_lo", "auc_hi", "accuracy"]].round(3).to_string(index=False))
     return out
 
+# %% ../nbs/13_combined.ipynb #068c8f47
+def read_coefficients(path # `combined/<model>_model.csv` (`odds_ratio_table`)
+                     )->pd.DataFrame:
+    "A stored model's coefficient table, checked: `term` unique and `coef` a finite number in every row; `ClinicalError` naming the file."
+    try: t = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise ClinicalError(f"{path} is not a readable CSV table ({str(e).strip()[:200]}): rerun the combined stage") from None
+    coef = pd.to_numeric(t["coef"], errors="coerce") if {"term", "coef"} <= set(t.columns) else None
+    if coef is None or not np.isfinite(coef.astype(float)).all() or t.term.isna().any() or t.term.duplicated().any():
+        raise ClinicalError(f"{path} is not a coefficient table (a unique term and a finite coef in every row): rerun the combined stage")
+    return t.assign(coef=coef.astype(float))
+
+def _check_terms(coefs, path, enc):
+    "Every term of a stored model is made by the encoder (or is the DLR signature or the constant)."
+    known = {"const", "dlr_signature"} | {t for c in enc["columns"].values() for t in c["terms"]}
+    unknown = sorted(set(coefs.term) - known)
+    if unknown: raise ClinicalError(f"{path} has terms {unknown} that the clinical encoder does not make: rerun the combined stage")
+
 # %% ../nbs/13_combined.ipynb #75a92e4e
 def predict_from_base_probs(run_dir,          # run folder with finished stacking and combined stages
                             base_probs:dict,  # {base model: probability} for one patient
@@ -397,13 +419,16 @@ def predict_from_base_probs(run_dir,          # run folder with finished stackin
     folder = Path(run_dir)/"combined"
     if not (folder/"combined_model.csv").exists(): raise ClinicalError(f"{folder} has no combined model: run the combined stage")
     enc = load_json(folder/"encoder.json")
+    if not isinstance(enc, dict) or not isinstance(enc.get("columns"), dict) or not all(isinstance(c, dict) and "terms" in c for c in enc["columns"].values()):
+        raise ClinicalError(f"{folder/'encoder.json'} is not a clinical encoder: rerun the combined stage")
+    coefs = {m: read_coefficients(folder/f"{m}_model.csv") for m in ("combined", "clinical")}
+    for m, t in coefs.items(): _check_terms(t, folder/f"{m}_model.csv", enc)
     raw = pd.DataFrame([{c: clinical.get(c, np.nan) for c in enc["columns"]}], index=["new patient"])
     X = encode_clinical(raw, enc)
     sig = apply_dlr_signature(run_dir, base_probs)
     X.insert(0, "dlr_signature", prob_logit([sig]))
-    comb, clin = (pd.read_csv(folder/f"{m}_model.csv") for m in ("combined", "clinical"))
-    return dict(combined=float(predict_logit(comb, X)[0]), dlr_signature=sig, clinical=float(predict_logit(clin, X)[0]),
-                base_models={k: float(v) for k, v in base_probs.items()},
+    return dict(combined=float(predict_logit(coefs["combined"], X)[0]), dlr_signature=sig,
+                clinical=float(predict_logit(coefs["clinical"], X)[0]), base_models={k: float(v) for k, v in base_probs.items()},
                 imputed=[c for c in enc["columns"] if pd.isna(raw.loc["new patient", c])])
 
 # %% ../nbs/13_combined.ipynb #57b33929
@@ -412,7 +437,10 @@ def load_patient_files(run_dir,               # a run folder with a finished seg
                        patient_id="new patient"):
     "One new patient's NIfTI files harmonised exactly as the cohort's were (`data.load_patient` at the run's spacing), channels in the run's order."
     from sacroiliitis_dlr.data import Cohort, load_patient, run_spacing
-    modalities = tuple(load_json(Path(run_dir)/"segmentation"/"profile.json")["modalities"])
+    rec = Path(run_dir)/"segmentation"/"profile.json"; meta = load_json(rec)
+    modalities = meta.get("modalities") if isinstance(meta, dict) else None
+    if not isinstance(modalities, list) or not modalities: raise ClinicalError(f"{rec} names no modalities: rerun the segmentation stage")
+    modalities = tuple(modalities)
     missing = [m for m in modalities if m not in paths]
     if missing: raise ClinicalError(f"patient {patient_id}: no image for modality {missing}; the run's models need {list(modalities)}")
     row = dict(patient_id=str(patient_id), **{f"image_{m}": str(Path(paths[m]).resolve()) for m in modalities})

@@ -54,9 +54,9 @@ def prediction_problems(df:pd.DataFrame,            # a prediction table as read
         bad = ~np.isfinite(v) | (~v.between(0, 1) if c == "prob" else False)
         what = "is not a probability in [0, 1]" if c == "prob" else "is not a finite number"
         if bad.any(): probs.append(f"{name}: {c} {what} at {_lines(df, bad)}: {df[c][bad].head(5).tolist()}")
-    for c, bad, what in (("split", ~df.split.isin(SPLITS), f"is not one of {list(SPLITS)}"),
-                         ("patient_id", df.patient_id.isna(), "is empty"), ("model", df.model.isna(), "is empty")):
-        if bad.any(): probs.append(f"{name}: {c} {what} at {_lines(df, bad)}: {df[c][bad].head(5).tolist()}")
+    for c, bad, what in (("split", lambda s: ~s.isin(SPLITS), f"is not one of {list(SPLITS)}"),
+                         ("patient_id", pd.isna, "is empty"), ("model", pd.isna, "is empty")):
+        if c in columns and (rows := bad(df[c])).any(): probs.append(f"{name}: {c} {what} at {_lines(df, rows)}: {df[c][rows].head(5).tolist()}")
     return probs
 
 # %% ../nbs/22_evaluation.ipynb #4b53ad60

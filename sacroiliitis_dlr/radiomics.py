@@ -13,7 +13,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['FAMILIES', 'PROFILE_CONFIGS', 'RadiomicsError', 'RadiomicsConfig', 'profile_config', 'roi_mask', 'joint_masks',
            'mirp_features', 'patient_features', 'cohort_features', 'fit_radiomics_model', 'apply_radiomics_model',
-           'model_name', 'cross_validate_radiomics', 'run_radiomics_stage', 'predict_radiomics']
+           'model_name', 'cross_validate_radiomics', 'run_radiomics_stage', 'read_radiomics_model', 'predict_radiomics']
 
 # %% ../nbs/14_radiomics.ipynb #6c1a783c
 import numpy as np
@@ -25,6 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 from .core import atomic_dir, get_profile, load_json, read_run_profile, save_json, to_dict
 from .metrics import auc_ci
+from .evaluation import PREDICTION_COLUMNS, read_prediction_tables
 
 # %% ../nbs/14_radiomics.ipynb #b325bc17
 class RadiomicsError(ValueError):
@@ -263,7 +264,30 @@ def run_radiomics_stage(run_dir,          # the run folder (cohort/split.csv, ro
     if not quiet: print(preds.groupby(["model", "split"]).size().to_string())
     return out
 
+# %% ../nbs/14_radiomics.ipynb #0f59d8e7
+_MODEL_KEYS = ("features", "impute", "mean", "scale", "coef")  # one number per feature each
+
+def read_radiomics_model(path # a fold model's JSON (`models/<model>_fold<k>.json`)
+                        )->dict:
+    "A stored radiomics model, checked: its vectors are finite numbers, one per feature; `RadiomicsError` naming the file."
+    m = load_json(path)
+    try:
+        n = len(m["features"]); ok = all(isinstance(f, str) for f in m["features"])
+        vec = [np.asarray(m[k], dtype=float) for k in _MODEL_KEYS[1:]] + [np.asarray([m["intercept"]], dtype=float)]
+        ok = ok and all(v.shape == (n,) for v in vec[:-1]) and all(np.isfinite(v).all() for v in vec) and (vec[2] != 0).all()
+    except (KeyError, TypeError, ValueError) as e: ok = False
+    if not ok: raise RadiomicsError(f"{path} is not a radiomics model (features, impute, mean, scale, coef: one finite number "
+                                    "per feature; intercept): rerun the radiomics stage")
+    return m
+
 # %% ../nbs/14_radiomics.ipynb #11d1c157
+def _expected_models(folder)->dict:
+    "{model file: (model, fold)}: one per model and training fold of the stage's `predictions.csv`."
+    if not (folder/"predictions.csv").exists(): raise RadiomicsError(f"{folder/'predictions.csv'} is missing: run the radiomics stage")
+    (t,) = read_prediction_tables([folder/"predictions.csv"], RadiomicsError, PREDICTION_COLUMNS + ("fold",), ("prob", "fold"))
+    pairs = t.loc[t.split == "train", ["model", "fold"]].drop_duplicates().sort_values(["model", "fold"])
+    return {folder/"models"/f"{m}_fold{int(k)}.json": (m, int(k)) for m, k in pairs.itertuples(index=False)}
+
 def predict_radiomics(run_dir,          # a run folder with a finished radiomics stage
                       roi:np.ndarray,   # float32 (C, X, Y, Z), channels in the run's modality order
                       mask:np.ndarray   # bool (X, Y, Z) SIJ mask on the ROI grid (`roi_mask`)
@@ -271,10 +295,14 @@ def predict_radiomics(run_dir,          # a run folder with a finished radiomics
     "{radiomics model: probability} for one patient, each the mean over the model's fold models."
     folder = Path(run_dir)/"radiomics"
     if not (folder/"config.json").exists(): raise RadiomicsError(f"{folder} has no config.json: run the radiomics stage")
-    meta = load_json(folder/"config.json")
+    meta, files = load_json(folder/"config.json"), _expected_models(folder)
+    missing = [str(f) for f in files if not f.exists()]
+    if missing: raise RadiomicsError(f"{missing[0]} is missing ({len(missing)} of {len(files)} fold models): copy the whole run folder again, or rerun the radiomics stage")
+    models = {f: read_radiomics_model(f) for f in files}
     config = RadiomicsConfig(families=tuple(meta["families"]), n_bins=meta["n_bins"], n_jobs=1)
     row = patient_features(roi, mask, tuple(meta["modalities"]), config).to_frame().T
     probs = {}
-    for f in sorted((folder/"models").glob("*.json")):
-        m = load_json(f); probs.setdefault(m["model"], []).append(float(apply_radiomics_model(m, row)[0]))
+    for f, (name, fold) in files.items():
+        if (models[f].get("model"), models[f].get("fold")) != (name, fold): raise RadiomicsError(f"{f} holds {models[f].get('model')} fold {models[f].get('fold')}, not {name} fold {fold}")
+        probs.setdefault(name, []).append(float(apply_radiomics_model(models[f], row)[0]))
     return {k: float(np.mean(v)) for k, v in probs.items()}
