@@ -61,10 +61,10 @@ def _cmd_run(args):
     executor = executor_config(args.executor, args.executor_config)  # before anything runs: a bad file stops here
     run_pipeline(args.cohort, args.out, profile=_profile(args), seed=args.seed, stages=stages, force=args.force,
                  quiet=args.quiet, reports=not args.no_reports, replace=args.replace, predictors=args.predictor,
-                 executor=executor)
+                 executor=executor, allow_outside=args.allow_outside_paths)
     if args.validation == "loso":  # then each scanner held out in turn, in RUN/loso/<scanner>/ (issue 18)
         from sacroiliitis_dlr.loso import run_loso
-        run_loso(args.out, force=args.force, quiet=args.quiet, reports=not args.no_reports)
+        run_loso(args.out, args.cohort, force=args.force, quiet=args.quiet, reports=not args.no_reports)
     return 0
 
 # %% ../nbs/40_cli.ipynb #b7b2d3bc
@@ -85,7 +85,8 @@ def _cmd_report(args):
 
 def _cmd_check(args):
     "Verify a run folder against its bundle manifest; a `BundleError` lists every file that differs."
-    from sacroiliitis_dlr.core import verify_bundle
+    from sacroiliitis_dlr.core import verify_bundle, write_bundle_manifest
+    if args.record: write_bundle_manifest(args.run_dir)  # a bundle from before manifests, taken as it is now
     man = verify_bundle(args.run_dir)
     print(f"{args.run_dir}: the bundle is whole: {len(man['files'])} files as recorded, sacroiliitis-dlr {man['version']}, "
           f"configuration {man['config_hash']}")
@@ -145,7 +146,7 @@ def _add_run(add):
     s.add_argument("--out", required=True, help="run folder: new, empty, or a run of this package")
     s.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     s.add_argument("--seed", type=int, default=0)
-    _add_predictor_option(s); _add_split_options(s)
+    _add_predictor_option(s); _add_split_options(s); _add_outside_option(s)
     s.add_argument("--stages", help="comma-separated subset of stages (default: all)")
     s.add_argument("--force", action="store_true",
                    help="rerun the stages of this run (same configuration); each stage's folder stays until its new one is complete")
@@ -193,6 +194,8 @@ def _add_report(add):
 def _add_check(add):
     s = add("check", help="verify a run folder (a model bundle from elsewhere) against its manifest, loading nothing")
     s.add_argument("run_dir", help="run folder")
+    s.add_argument("--record", action="store_true",
+                   help="first record the bundle as it is now (a run made before bundle manifests; only for a bundle you trust)")
     s.set_defaults(func=_cmd_check)
 
 def _add_profile(add):

@@ -362,7 +362,7 @@ def _config_core(profile, seed, extra)->dict:
                 **(extra or {}))
 
 def _other_configuration(out, old:dict, new:dict)->str:
-    keys = ("profile", "seed", "cohort", "manifest_sha256", "predictors")
+    keys = ("profile", "seed", "cohort", "cohort_name", "manifest_sha256", "predictors")
     diff = [k for k in keys if old.get(k) != new.get(k)]
     show = lambda k, c: c.get(k, {}).get("name") if k == "profile" and c.get(k) else c.get(k)
     what = ", ".join(f"{k} {show(k, old)!r} -> {show(k, new)!r}" for k in diff if k != "manifest_sha256")
@@ -456,19 +456,23 @@ def _package_version()->str:
     from sacroiliitis_dlr import __version__
     return __version__
 
+def _config_hash_of(run_dir)->str|None:
+    cfg = Path(run_dir)/"config.json"
+    return load_json(cfg).get("config_hash") if cfg.is_file() else None
+
 def record_bundle(run_dir,     # a run folder
-                  folders=None # stage folders just written (None: every bundle file as it is now)
+                  folders=None # top-level names just written: stage folders, "config.json" (None: every bundle file)
                  )->Path:
-    "Record in `bundle.json` the files under `folders` and `config.json` as they are now; other entries stay as recorded."
+    "Record in `bundle.json` the files under `folders` as they are now; every other entry stays as recorded."
     run_dir = Path(run_dir); f = run_dir/BUNDLE_FILE
-    fresh = lambda rel: folders is None or rel == "config.json" or rel.split("/")[0] in {str(d) for d in folders}
+    fresh = lambda rel: folders is None or rel.split("/")[0] in {str(d) for d in folders}
     old = load_json(f).get("files", {}) if f.is_file() and folders is not None else {}
     new = [rel for rel in bundle_files(run_dir) if fresh(rel)]
     links = [rel for rel in new if (run_dir/rel).is_symlink()]
     if links: raise RunFolderError(f"{run_dir}: {links[0]} is a symbolic link; a bundle holds plain files only")
     files = {rel: v for rel, v in old.items() if not fresh(rel)} | {rel: _file_entry(run_dir/rel) for rel in new}
     return save_json(f, dict(format=1, package="sacroiliitis-dlr", version=_package_version(),
-                             config_hash=load_json(run_dir/"config.json").get("config_hash"), files=dict(sorted(files.items()))))
+                             config_hash=_config_hash_of(run_dir), files=dict(sorted(files.items()))))
 
 def write_bundle_manifest(run_dir # a run folder
                          )->Path:

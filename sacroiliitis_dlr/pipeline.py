@@ -232,11 +232,12 @@ def _run_one(run_dir, st, by_name, led, call, head, why, t0):
 
 def _record_done(run_dir, st, led, tokens, config, seconds):
     "The ledger's record of a finished stage: a new token, its configuration, its inputs' tokens, the files it wrote."
-    from sacroiliitis_dlr.core import folder_files
-    led["stages"][st.name] = dict(state="done", token=uuid.uuid4().hex, finished=_now(), config=config,
+    from sacroiliitis_dlr.core import folder_files, record_bundle
+    led["stages"][st.name] = dict(state="done", token=uuid.uuid4().hex, finished=_now(), config=config, folder=st.folder,
                                   elapsed_s=round(seconds, 2), inputs={n: tokens.get(n) for n in st.needs},
                                   files=folder_files(run_dir/st.folder))
     _save_ledger(run_dir, led)
+    record_bundle(run_dir, [st.folder])  # the stage's files as it wrote them; the other stages' entries stay as recorded
 
 
 # %% ../nbs/30_pipeline.ipynb #a530b959
@@ -395,23 +396,25 @@ def run_cohort_stage(run_dir,          # the run folder
 
 
 # %% ../nbs/30_pipeline.ipynb #c3fcd873
-def _load_cohort(path, profile=None, predictors=()):
+def _load_cohort(path, profile=None, predictors=(), allow_outside:bool=False):
     from sacroiliitis_dlr.data import load_cohort
-    return load_cohort(path, predictors=predictors, profile=profile)
+    return load_cohort(path, predictors=predictors, profile=profile, allow_outside=allow_outside)
 
-def _validate_cohort(out, man, fp, profile, predictors, again:bool, t0):
+def _validate_cohort(out, man, fp, profile, predictors, again:bool, t0, allow_outside:bool=False):
     "The validated cohort, or None when the ledger says this very cohort (same files) was validated already."
     old = read_ledger(out)["validated"] if (out/"config.json").exists() else None
     if not again and old and old.get("fingerprint") == fp["files"]: return None
     log_line(None, t0, f"validating the cohort {man}")
-    cohort = _load_cohort(man, profile, predictors)  # raises CohortError with every problem
+    cohort = _load_cohort(man, profile, predictors, allow_outside)  # raises CohortError with every problem
     log_line(None, t0, f"cohort valid: {len(cohort.manifest)} patients, modalities {list(cohort.modalities)}")
     return cohort
 
 def _open_run(out, profile, seed, replace, extra, executor, fp, t0)->Path:
     "Open the run folder (config.json), record the executor and the cohort's validation in the ledger."
     from sacroiliitis_dlr.jobs import ExecutorConfig, record_executor
+    cfg = Path(out)/"config.json"; before = cfg.read_bytes() if cfg.is_file() else None
     run_dir = init_run(out, profile, seed, replace, extra=extra)
+    _record_config(run_dir, before)
     record_executor(run_dir, executor or ExecutorConfig())  # where this command trains: it does not change the numbers
     led = read_ledger(run_dir)
     led["validated"] = dict(fingerprint=fp["files"], cohort=extra["cohort_name"], manifest_sha256=fp["manifest"], at=_now())
@@ -420,13 +423,27 @@ def _open_run(out, profile, seed, replace, extra, executor, fp, t0)->Path:
              shown=f"run folder {run_dir} (profile {profile.name}, seed {seed})")
     return run_dir
 
-def cohort_record(man,            # the cohort's manifest.csv
-                  fp:dict,        # its `cohort_fingerprint`
-                  predictors=()   # the declared extra predictors
+def _done_folders(run_dir)->list:
+    "The folders of the ledger's finished stages (records from before issue 25 name no folder: the default stages')."
+    done, known = {n: r for n, r in read_ledger(run_dir)["stages"].items() if r.get("state") == "done"}, {}
+    if any("folder" not in r for r in done.values()): known = {st.name: st.folder for st in default_stages()}
+    return [r.get("folder", known.get(n)) for n, r in done.items() if r.get("folder", known.get(n))]
+
+def _record_config(run_dir, before):
+    "Record config.json in the bundle when this command wrote it; a run from before manifests records its finished stages too."
+    from sacroiliitis_dlr.core import BUNDLE_FILE, record_bundle
+    if not (run_dir/BUNDLE_FILE).exists(): record_bundle(run_dir, ["config.json", *_done_folders(run_dir)])
+    elif (run_dir/"config.json").read_bytes() != before: record_bundle(run_dir, ["config.json"])
+
+def cohort_record(man,                    # the cohort's manifest.csv
+                  fp:dict,                # its `cohort_fingerprint`
+                  predictors=(),          # the declared extra predictors
+                  allow_outside:bool=False # images may lie outside the cohort folder (recorded only when True)
                  )->dict:
     "What config.json records of the cohort: its folder's name and its manifest's SHA-256 (never its path), the predictors."
     return dict(cohort_name=Path(man).parent.name, manifest_sha256=fp["manifest"],
-                **({"predictors": list(predictors)} if predictors else {}))
+                **({"predictors": list(predictors)} if predictors else {}),
+                **({"allow_outside_paths": True} if allow_outside else {}))
 
 
 # %% ../nbs/30_pipeline.ipynb #504614e8
@@ -441,21 +458,22 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
                  registry=None,        # the stages (default: `default_stages(reports)`)
                  replace:bool=False,   # take over a run folder of another configuration, replacing it stage by stage
                  predictors=(),        # clinical columns besides the documented ones (part of the configuration)
-                 executor=None         # a `jobs.ExecutorConfig` for the fold models (default: the process path);
+                 executor=None,        # a `jobs.ExecutorConfig` for the fold models (default: the process path);
                                        # recorded in config.json, outside the configuration hash
+                 allow_outside:bool=False # accept image paths outside the cohort folder (CLI: --allow-outside-paths)
                 )->Path:
     "Run the pipeline from `cohort` into the run folder `out`; returns the run folder."
     from sacroiliitis_dlr.core import check_run_folder, run_lock
     t0, out, profile = time.monotonic(), Path(out), get_profile(profile)
     man = manifest_path(cohort).resolve()
     fp, predictors = cohort_fingerprint(man), tuple(dict.fromkeys(predictors))
-    extra = cohort_record(man, fp, predictors)
+    extra = cohort_record(man, fp, predictors, allow_outside)
     check_run_folder(out, profile, seed, extra, force=replace)  # a file, someone else's folder, another run: refused now
-    validated = _validate_cohort(out, man, fp, profile, predictors, force or replace, t0)
+    validated = _validate_cohort(out, man, fp, profile, predictors, force or replace, t0, allow_outside)
     with run_lock(out):  # one run at a time in a folder
         run_dir = _open_run(out, profile, seed, replace, extra, executor, fp, t0)
         registry = registry if registry is not None else default_stages(reports)
-        run_stages(run_dir, registry, (lambda: validated or _load_cohort(man, profile, predictors)), profile, seed, stages,
+        run_stages(run_dir, registry, (lambda: validated or _load_cohort(man, profile, predictors, allow_outside)), profile, seed, stages,
                    force, quiet, t0)
         if (run_dir/"reports").exists(): write_index(run_dir)
         page = (run_dir/"index.html").exists()
@@ -851,10 +869,11 @@ def render_reports(run_dir,          # a run folder whose summary stage has run
                    quiet:bool=False
                   )->Path:
     "Re-execute the report notebooks of `run_dir` and rewrite `index.html`; returns the reports folder."
-    from sacroiliitis_dlr.core import run_lock
+    from sacroiliitis_dlr.core import run_lock, verify_bundle
     run_dir, t0 = Path(run_dir), time.monotonic()
     if not (run_dir/"summary"/"metrics.csv").exists() or not (run_dir/"config.json").exists():
         raise PipelineError(f"{run_dir} has no summary/metrics.csv: run the pipeline first (sacroiliitis-dlr run)")
+    verify_bundle(run_dir)  # a bundle from elsewhere: every file whole and as its stage wrote it, before anything is read
     with run_lock(run_dir):
         run_stages(run_dir, default_stages(reports=True), None, read_run_profile(run_dir), stages=["reports"], force=True,
                    quiet=quiet, t0=t0)
