@@ -116,7 +116,10 @@ def load_rois(run_dir,      # the run folder
     for pid in patient_ids:
         path = Path(run_dir)/"rois"/f"{pid}.npz"
         if not path.exists(): problems.append(f"patient {pid}: {path} missing"); continue
-        with np.load(path) as z: img, mods = z["image"].astype(np.float32), tuple(str(m) for m in z["modalities"])
+        try:  # allow_pickle=False (numpy's default): plain arrays only, nothing in the file runs
+            with np.load(path, allow_pickle=False) as z: img, mods = z["image"].astype(np.float32), tuple(str(m) for m in z["modalities"])
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            problems.append(f"patient {pid}: {path} is not a readable ROI file ({str(e).strip()[:150]})"); continue
         if modalities is None: modalities = mods
         if mods != modalities: problems.append(f"patient {pid}: modalities {mods} != {modalities} in {path}")
         elif img.ndim != 4 or img.shape[0] != len(mods) or (roi_size and tuple(img.shape[1:]) != tuple(roi_size)):

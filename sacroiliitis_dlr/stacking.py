@@ -33,6 +33,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
+import io, zipfile
 import skops.io as sio
 from threadpoolctl import threadpool_limits
 from .core import atomic_dir, atomic_write, get_profile, load_json, model_spec, read_run_profile, save_json
@@ -342,6 +343,14 @@ SIGNATURE_TYPES = ("sacroiliitis_dlr.stacking.MeanProbability", "sacroiliitis_dl
                    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
                    "sklearn.tree._tree.Tree", "sklearn.neighbors._kd_tree.KDTree", "sklearn.metrics._dist_metrics.EuclideanDistance64")
 
+def _stable_zip(data:bytes)->bytes:
+    "The same zip with every entry's time fixed, so the same model always gives the same bytes (and SHA-256)."
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0)), src.read(info), compress_type=info.compress_type)
+    return out.getvalue()
+
 def save_dlr_signature(model, # a fitted meta-learner (from `make_meta_learner`)
                        path   # the file, e.g. `stacking/dlr_signature.skops`
                       )->Path:
@@ -349,7 +358,7 @@ def save_dlr_signature(model, # a fitted meta-learner (from `make_meta_learner`)
     data = sio.dumps(model)
     extra = sorted(set(sio.get_untrusted_types(data=data)) - set(SIGNATURE_TYPES))
     if extra: raise StackingError(f"the meta-learner holds types outside SIGNATURE_TYPES {extra}: it could not be loaded back")
-    return atomic_write(path, data)
+    return atomic_write(path, _stable_zip(data))
 
 # %% ../nbs/12_stacking.ipynb #9bcfd0f5
 def load_dlr_signature(path # a file written by `save_dlr_signature`
