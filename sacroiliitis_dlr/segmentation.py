@@ -339,6 +339,13 @@ def plot_overlay(image:np.ndarray,  # (C, X, Y, Z); channel 0 is shown
 # %% ../nbs/10_segmentation.ipynb #a0993af5
 def _first_lines(err, n=2)->str: return " ".join(str(err).strip().splitlines()[:n])[:300] or type(err).__name__
 
+def _load_failure(err)->str:
+    "Why `torch.load` refused a file; PyTorch's own text for a weights-only refusal suggests `weights_only=False`, which must not be followed."
+    msg = str(err)
+    if not msg.startswith("Weights only load failed"): return _first_lines(err)
+    detail = msg.split("WeightsUnpickler error:", 1)[-1].strip().split("\n\n")[0].strip() if "WeightsUnpickler error:" in msg else ""
+    return f"it holds objects other than tensors ({detail or 'refused by weights-only loading'}), so it was not loaded"
+
 def read_state_dict(path,                    # a `.pt` file holding a `state_dict` (`torch.save`)
                     error=SegmentationError, # the exception raised, naming the file
                     device="cpu")->dict:
@@ -346,7 +353,7 @@ def read_state_dict(path,                    # a `.pt` file holding a `state_dic
     path = Path(path)
     if not path.is_file(): raise error(f"{path} is missing: copy the whole run folder again, or rerun the stage that wrote it")
     try: state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e: raise error(f"{path} is not a readable checkpoint: {_first_lines(e)}") from None
+    except Exception as e: raise error(f"{path} is not a readable checkpoint: {_load_failure(e)}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise error(f"{path} is not a readable checkpoint: it holds a {type(state).__name__}, not a state_dict of tensors")
     return state
