@@ -257,13 +257,15 @@ def compare_models(y_train, y_test,     # labels of the two cohorts
 
 # %% ../nbs/22_evaluation.ipynb #613c03fe
 def _read_oracle(run_dir)->pd.DataFrame|None:
-    "The cohort's oracle.csv joined to the run's split (patient_id, split, label, oracle_*), or None."
-    cfg = load_json(Path(run_dir)/"config.json")
-    f = Path(cfg.get("cohort", ""))/"oracle.csv"
-    if not cfg.get("cohort") or not f.exists(): return None
+    "The oracle the cohort stage kept (`cohort/oracle.csv`, synthetic cohorts) joined to the run's split, or None."
+    f = Path(run_dir)/"cohort"/"oracle.csv"
+    if not f.exists():  # a run from before issue 25 recorded its cohort's path instead
+        old = load_json(Path(run_dir)/"config.json").get("cohort")
+        f = Path(old)/"oracle.csv" if old else f
+    if not f.exists(): return None
     return pd.read_csv(f, dtype={"patient_id": str}).merge(read_split(run_dir)[["patient_id", "split", "label"]], on="patient_id")
 
-def oracle_table(run_dir # the run folder (its config.json names the cohort)
+def oracle_table(run_dir # the run folder (its cohort stage keeps a synthetic cohort's oracle)
                 )->pd.DataFrame|None:
     "AUC (95% CI) of each oracle column per cohort, or None when the cohort has no `oracle.csv`."
     orc = _read_oracle(run_dir)

@@ -130,7 +130,8 @@ def run_loso(run_dir,             # the main run folder (its config.json holds t
     run_dir, t0 = Path(run_dir).resolve(), time.monotonic()
     if not (run_dir/"config.json").exists(): raise LosoError(f"{run_dir} holds no run (no config.json): run the pipeline first")
     cfg, profile = load_json(run_dir/"config.json"), read_run_profile(run_dir)
-    cohort = _load_cohort(_run_cohort(run_dir, cfg, cohort), profile, tuple(cfg.get("predictors", ())))
+    cohort = _load_cohort(_run_cohort(run_dir, cfg, cohort), profile, tuple(cfg.get("predictors", ())),
+                          bool(cfg.get("allow_outside_paths", False)))
     known = _scanners(cohort)
     scanners = known if scanners is None else [str(s) for s in scanners]
     unknown = [s for s in scanners if s not in known]
