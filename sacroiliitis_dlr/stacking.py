@@ -344,11 +344,11 @@ SIGNATURE_TYPES = ("sacroiliitis_dlr.stacking.MeanProbability", "sacroiliitis_dl
                    "sklearn.tree._tree.Tree", "sklearn.neighbors._kd_tree.KDTree", "sklearn.metrics._dist_metrics.EuclideanDistance64")
 
 def _stable_zip(data:bytes)->bytes:
-    "The same zip with every entry's time fixed, so the same model always gives the same bytes (and SHA-256)."
+    "The same zip, deflated (skops stores each array uncompressed), each entry's time fixed: the same model gives the same bytes."
     src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
-            dst.writestr(zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0)), src.read(info), compress_type=info.compress_type)
+            dst.writestr(zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0)), src.read(info), compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 def save_dlr_signature(model, # a fitted meta-learner (from `make_meta_learner`)
