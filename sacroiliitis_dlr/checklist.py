@@ -367,7 +367,7 @@ def _updating(run):
 def _prediction_code(run):
     c = run("config.json")
     return ("run", f"By sacroiliitis-dlr (commit {c.get('git_commit')}) from the fitted models in the run folder: "
-            "classification/checkpoints/, stacking/dlr_signature.joblib, combined/combined_model.csv (coefficients).", [])
+            "classification/checkpoints/, stacking/dlr_signature.skops (the selected meta-learner as data, loaded with an explicit type allow-list), combined/combined_model.csv (coefficients); bundle.json (SHA-256 of every file).", [])
 
 @fact("combined/combined_model.csv", "stacking/selection.json")
 def _model_specification(run):
