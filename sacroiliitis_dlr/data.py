@@ -17,7 +17,8 @@ __all__ = ['CLINICAL_RANGES', 'CLINICAL_LABELS', 'ID_RULE', 'SPLIT_CHOICES', 'NO
            'split_advice', 'check_image_header', 'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras',
            'resample_to', 'normalise_intensity', 'ras_grid', 'target_grid', 'resample_mask', 'load_patient',
            'native_grid', 'native_mask', 'image_fingerprint', 'dataset_fingerprint', 'make_plan', 'run_spacing',
-           'split_cohort', 'PatientDataset', 'cache_cohort', 'validation_summary', 'read_split']
+           'image_cache', 'load_run_patient', 'split_cohort', 'PatientDataset', 'cache_cohort', 'validation_summary',
+           'read_split']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
@@ -560,6 +561,20 @@ def run_spacing(run_dir # a run folder
     if not f.exists(): return None
     sp = json.loads(f.read_text()).get("target_spacing_mm")
     return None if sp is None else tuple(float(v) for v in sp)
+
+# %% ../nbs/02_data.ipynb #7599eaa5
+def image_cache(run_dir # a run folder
+               )->Path:
+    "Where a run caches decoded patient images (`load_patient`'s `cache_dir`)."
+    return Path(run_dir) / "cache" / "images"
+
+# %% ../nbs/02_data.ipynb #1f95d42a
+def load_run_patient(run_dir,       # a run folder (its `cohort/plan.json` says the grid)
+                     cohort:Cohort, # from `load_cohort`
+                     patient_id:str
+                    )->PatientImages:
+    "Patient `patient_id` harmonised as the run's plan says, cached in the run's `image_cache`."
+    return load_patient(cohort, patient_id, cache_dir=image_cache(run_dir), spacing=run_spacing(run_dir))
 
 # %% ../nbs/02_data.ipynb #c7a1a0af
 def _strata(df, min_count, max_groups=None):
