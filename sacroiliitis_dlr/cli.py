@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse, errno, sys, traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from .core import PROFILES, get_profile, profile_to_json
+from .core import PROFILES, SacroiliitisError, get_profile, profile_to_json
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -227,7 +227,7 @@ def _run_folder(args)->Path|None:
 def _cause(e:BaseException)->str:
     "The package's own errors say what happened and what to do; anything else is named by its type."
     msg = str(e).strip()
-    if type(e).__module__.startswith("sacroiliitis_dlr"): return msg or type(e).__name__
+    if isinstance(e, SacroiliitisError): return msg or type(e).__name__
     first = msg.splitlines()[0][:300] if msg else ""
     return f"{type(e).__name__}: {first}" if first else type(e).__name__
 

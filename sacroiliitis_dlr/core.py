@@ -17,17 +17,21 @@ from typing import get_type_hints
 
 # %% auto #0
 __all__ = ['CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS',
-           'FINAL_MODELS', 'CohortConfig', 'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig',
-           'CombinedConfig', 'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json',
-           'profile_from_json', 'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write',
-           'save_json', 'load_json', 'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir',
-           'path_inside', 'check_replace_target', 'package_versions', 'git_commit', 'init_run', 'read_run_profile',
-           'check_run_folder', 'run_lock', 'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError',
-           'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry',
-           'model_spec']
+           'FINAL_MODELS', 'SacroiliitisError', 'CohortConfig', 'SegmentationConfig', 'ROIConfig',
+           'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'Profile', 'get_profile', 'override', 'to_dict',
+           'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash', 'seed_everything', 'choose_device',
+           'atomic_path', 'atomic_write', 'save_json', 'load_json', 'RunFolderError', 'FileFormatError', 'recover_dir',
+           'folder_files', 'atomic_dir', 'path_inside', 'check_replace_target', 'package_versions', 'git_commit',
+           'init_run', 'read_run_profile', 'check_run_folder', 'run_lock', 'bundle_files', 'record_bundle',
+           'write_bundle_manifest', 'BundleError', 'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs',
+           'run_modalities', 'model_registry', 'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
+
+# %% ../nbs/00_core.ipynb #ccb344d6
+class SacroiliitisError(Exception):
+    "The base of every error the package raises on purpose; its message says what happened and what to do."
 
 # %% ../nbs/00_core.ipynb #f6f62a9a
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ def load_json(path # a JSON file, often from a run folder that came from elsewhe
         raise FileFormatError(f"{path} is not valid JSON ({err}): the file is damaged or was replaced") from None
 
 # %% ../nbs/00_core.ipynb #8e26138e
-class RunFolderError(Exception):
+class RunFolderError(SacroiliitisError):
     "A run folder or stage folder is missing, incomplete, in use, or would be overwritten."
 
 class FileFormatError(RunFolderError, ValueError):

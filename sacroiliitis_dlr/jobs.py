@@ -12,7 +12,7 @@ import dataclasses, json, os, time, tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from submitit.helpers import Checkpointable
-from .core import from_dict, load_json, save_json, to_dict
+from .core import SacroiliitisError, from_dict, load_json, save_json, to_dict
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'JobError', 'ExecutorConfig', 'load_executor_config', 'executor_config', 'record_executor',
@@ -22,7 +22,7 @@ __all__ = ['EXECUTORS', 'JobError', 'ExecutorConfig', 'load_executor_config', 'e
 # %% ../nbs/03_jobs.ipynb #cb84c823
 EXECUTORS = ("process", "submitit")
 
-class JobError(RuntimeError):
+class JobError(SacroiliitisError, RuntimeError):
     "An executor setting is wrong, or a job failed; the message names the job and its log."
 
 @dataclass(frozen=True)

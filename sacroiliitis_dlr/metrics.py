@@ -13,6 +13,7 @@ import math
 import warnings
 from dataclasses import dataclass, asdict, fields
 from itertools import combinations
+from .core import SacroiliitisError
 
 # %% auto #0
 __all__ = ['RMS_INDEXES', 'MetricsError', 'delong_cov', 'auc_ci', 'DeLongResult', 'delong_test', 'delong_matrix', 'youden_cutoff',
@@ -31,7 +32,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.multitest import multipletests
 
 # %% ../nbs/20_metrics.ipynb #2d2582c1
-class MetricsError(ValueError):
+class MetricsError(SacroiliitisError, ValueError):
     "Input to a metric is unusable: lengths differ, one class only, missing or out-of-range values."
 
 def _as_labels(y, name="y"):
