@@ -16,15 +16,15 @@ from types import MappingProxyType
 from typing import get_type_hints
 
 # %% auto #0
-__all__ = ['CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS',
+__all__ = ['FAMILIES', 'CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS',
            'FINAL_MODELS', 'SacroiliitisError', 'CohortConfig', 'SegmentationConfig', 'ROIConfig',
-           'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'Profile', 'get_profile', 'override', 'to_dict',
-           'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash', 'seed_everything', 'choose_device',
-           'atomic_path', 'atomic_write', 'save_json', 'load_json', 'RunFolderError', 'FileFormatError', 'recover_dir',
-           'folder_files', 'atomic_dir', 'path_inside', 'check_replace_target', 'package_versions', 'git_commit',
-           'init_run', 'read_run_profile', 'check_run_folder', 'run_lock', 'bundle_files', 'record_bundle',
-           'write_bundle_manifest', 'BundleError', 'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs',
-           'run_modalities', 'model_registry', 'model_spec']
+           'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'RadiomicsConfig', 'ReportConfig', 'Profile',
+           'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash',
+           'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
+           'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside',
+           'check_replace_target', 'package_versions', 'git_commit', 'init_run', 'read_run_profile', 'check_run_folder',
+           'run_lock', 'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError', 'bundle_problems',
+           'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry', 'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -101,6 +101,22 @@ class CombinedConfig:
     "Clinical factor selection of the combined (DLR signature + clinical) model."
     clinical_p: float = 0.05  # univariable p-value for a clinical factor to enter the multivariable selection
 
+FAMILIES = ("statistics", "intensity_histogram", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm")  # MIRP's
+
+@dataclass(frozen=True)
+class RadiomicsConfig:
+    "Feature extraction and model settings of the radiomics base models (saved as `radiomics/config.json`)."
+    families: tuple = FAMILIES   # MIRP feature families
+    n_bins: int = 16             # fixed bin number discretisation (IBSI 3.4.2)
+    Cs: tuple = tuple(float(c) for c in np.logspace(-3, 1, 9))  # inverse L2 penalties tried by the inner CV
+    inner_folds: int = 5         # inner CV that picks C (by AUC) inside each training fold
+    n_jobs: int = 2              # extraction processes (the cohort's modality x joint lists in parallel)
+
+@dataclass(frozen=True)
+class ReportConfig:
+    "How the papermill reports draw their figures."
+    dpi: int = 300  # resolution of the saved PNG figures (print quality)
+
 @dataclass(frozen=True)
 class Profile:
     "Everything that sets the scale of a run; serialised to JSON beside every artefact it produced."
@@ -111,6 +127,8 @@ class Profile:
     classification: ClassificationConfig = ClassificationConfig()
     stacking: StackingConfig = StackingConfig()
     combined: CombinedConfig = CombinedConfig()
+    radiomics: RadiomicsConfig = RadiomicsConfig()
+    reports: ReportConfig = ReportConfig()
     device: str = "auto"  # "auto", "cpu" or "cuda"
 
 # %% ../nbs/00_core.ipynb #272627cb
@@ -125,7 +143,9 @@ def _make_profiles():
                                         batch_size=4, patches_per_epoch=32),
         roi=ROIConfig(size=(24, 8, 24)),
         classification=ClassificationConfig(width_scale=0.0625, epochs=1, batch_size=8, n_gradcam=2, n_jobs=1),
-        stacking=StackingConfig(cv_folds=3, n_trees=50))
+        stacking=StackingConfig(cv_folds=3, n_trees=50),
+        radiomics=RadiomicsConfig(families=("statistics", "intensity_histogram", "glcm")),  # a third of the time
+        reports=ReportConfig(dpi=100))  # a quick look, not print
     paper = Profile("paper", cohort=CohortConfig(target_spacing_mm="auto"),
         segmentation=SegmentationConfig(channels=(32, 64, 128, 256, 320), strides=(2, 2, 2, 2), num_res_units=2,
                                         patch_size=(128, 32, 96), epochs=300, batch_size=2, lr=1e-2),
@@ -179,9 +199,12 @@ def from_dict(cls, # the dataclass to build
 
 # %% ../nbs/00_core.ipynb #53c09118
 def _upgrade_profile(d:dict)->dict:
-    "A profile dict of an older run in today's sections: `clinical_p` moved from `stacking` to `combined` (issue 17)."
+    "A profile dict of an older run in today's sections (`clinical_p` moved to `combined`, issue 17; absent sections)."
     d = copy.deepcopy(d)
     if "clinical_p" in d.get("stacking", {}): d.setdefault("combined", {})["clinical_p"] = d["stacking"].pop("clinical_p")
+    # radiomics and reports joined the profile in issue 26: before, they were chosen by the built-in profile's name
+    same = PROFILES.get(d.get("name"), Profile(str(d.get("name"))))
+    for section in ("radiomics", "reports"): d.setdefault(section, to_dict(getattr(same, section)))
     return d
 
 def profile_to_json(profile:Profile)->str:
