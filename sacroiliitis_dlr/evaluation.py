@@ -13,14 +13,15 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'CALIBRATION_COLUMNS', 'COMPARISON_COLUMNS',
            'SCANNER_COLUMNS', 'EvaluationError', 'prediction_problems', 'read_prediction_tables', 'load_predictions',
-           'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics', 'delong_cohort', 'delong_table',
-           'calibration_row', 'calibration_table', 'reclassification', 'decision_curves', 'ModelComparison',
-           'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gaps', 'scanner_metrics']
+           'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics', 'base_model_metrics', 'delong_cohort',
+           'delong_table', 'calibration_row', 'calibration_table', 'reclassification', 'decision_curves',
+           'ModelComparison', 'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gaps',
+           'scanner_metrics', 'run_summary_stage']
 
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
 import pandas as pd
-from .core import FINAL_MODELS, ModelSpec, load_json, model_registry, model_spec, model_specs
+from .core import FINAL_MODELS, ModelSpec, atomic_dir, load_json, model_registry, model_spec, model_specs
 from .data import read_split  # the one reader of a run's split
 from .metrics import (MetricsError, _wilson, auc_ci, binary_metrics, calibration_summary, delong_matrix, delong_test,
                       hosmer_lemeshow, net_benefit, nri_idi, youden_cutoff)
@@ -140,6 +141,21 @@ def model_metrics(preds:pd.DataFrame # long: model, split, label, prob (`load_pr
             c = g[g.split == cohort]
             rows.append(dict(model=model, cohort=cohort, **cohort_metrics(c.label.values, c.prob.values, cut)))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS), pd.DataFrame(cuts)
+
+# %% ../nbs/22_evaluation.ipynb #035715c7
+def base_model_metrics(predictions:pd.DataFrame, # the long table: patient_id, split, model, arch, modality, prob
+                       labels:pd.Series          # 0/1 label indexed by patient_id
+                      )->pd.DataFrame:
+    "Per base model and split (OOF train, test): AUC (95% CI), and metrics at the train-chosen Youden cut-off."
+    rows = []
+    for name, g in predictions.groupby("model", sort=False):
+        tr = g[g.split == "train"]
+        cut, _ = train_cutoff(labels[tr.patient_id].to_numpy(), tr.prob.to_numpy())
+        for part, d in (("train_oof", tr), ("test", g[g.split == "test"])):
+            m = cohort_metrics(labels[d.patient_id].to_numpy(), d.prob.to_numpy(), cut)
+            rows.append(dict(model=name, arch=g.arch.iloc[0], modality=g.modality.iloc[0], split=part, n=m.pop("n"),
+                             auc=m.pop("auc"), auc_lo=m.pop("auc_lo"), auc_hi=m.pop("auc_hi"), cutoff=cut, **m))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/22_evaluation.ipynb #549efe93
 def delong_cohort(preds:pd.DataFrame, # long: patient_id, model, split, label, prob
@@ -353,3 +369,30 @@ def scanner_metrics(preds:pd.DataFrame,   # long: patient_id, model, split, labe
         rows += [_scanner_row(model, s, gs, c, alpha) for s, gs in g.groupby("scanner", sort=True)]
         if g.scanner.nunique() > 1: rows.append(_scanner_row(model, "all", g, c, alpha))
     return pd.DataFrame(rows).reindex(columns=SCANNER_COLUMNS)
+
+# %% ../nbs/22_evaluation.ipynb #875f1116
+def _summary_tables(run_dir)->dict:
+    "file name -> table of the summary stage (the oracle tables only for a cohort that has `oracle.csv`)."
+    preds = load_predictions(run_dir)
+    met, cuts = model_metrics(preds)
+    tabs = {"metrics.csv": met, "by_scanner.csv": scanner_metrics(preds, read_split(run_dir), cuts),  # issue 18
+            "cutoffs.csv": cuts, "delong.csv": delong_table(preds), "calibration.csv": calibration_table(preds),
+            "models.csv": model_registry(run_dir)}
+    orc = oracle_table(run_dir)
+    if orc is not None: tabs.update({"oracle.csv": orc, "oracle_gaps.csv": oracle_gaps(run_dir, preds, registry=tabs["models.csv"])})
+    return tabs
+
+def run_summary_stage(run_dir,          # the run folder
+                      cohort=None,      # unused: labels come from cohort/split.csv
+                      profile=None,     # unused
+                      seed:int=0,       # unused: nothing random here
+                      force:bool=False, # replace an existing summary/ folder
+                      quiet:bool=False
+                     )->Path:
+    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner, the oracle ceiling and the model registry."
+    run_dir = Path(run_dir); out = run_dir/"summary"
+    if out.exists() and not force: return out
+    tabs = _summary_tables(run_dir)
+    with atomic_dir(out, force) as tmp:
+        for name, t in tabs.items(): t.to_csv(tmp/name, index=False)
+    return out
