@@ -7,9 +7,8 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/cli.html.md"""
 # %% ../nbs/40_cli.ipynb #2d33464f
 from __future__ import annotations
 import argparse, errno, sys, traceback
-from datetime import datetime, timezone
 from pathlib import Path
-from .core import PROFILES, SacroiliitisError, get_profile, profile_to_json
+from .core import PROFILES, RunFolder, SacroiliitisError, get_profile, profile_to_json
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -240,11 +239,8 @@ def _disk_full(e:BaseException)->OSError|None:
 
 def _log_traceback(run, args, e)->bool:
     "Append `e`'s traceback to the run's pipeline.log; False when it cannot be written (a full disk)."
-    try:
-        with open(run/"pipeline.log", "a") as f:
-            f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} [{args.command}] {type(e).__name__}\n"
-                    + "".join(traceback.format_exception(e)))
-        return True
+    entry = f"[{args.command}] {type(e).__name__}\n" + "".join(traceback.format_exception(e)).rstrip("\n")
+    try: return RunFolder(run).log(entry)
     except OSError: return False
 
 def _report_failure(args, e:BaseException)->int:

@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #f96b0b21
 from __future__ import annotations
-import copy, dataclasses, hashlib, json, os, platform, random, shutil, subprocess, tempfile
+import copy, dataclasses, errno, hashlib, json, os, platform, random, shutil, subprocess, tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, timezone
@@ -16,15 +16,16 @@ from types import MappingProxyType
 from typing import get_type_hints
 
 # %% auto #0
-__all__ = ['FAMILIES', 'CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS',
-           'FINAL_MODELS', 'SacroiliitisError', 'CohortConfig', 'SegmentationConfig', 'ROIConfig',
-           'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'RadiomicsConfig', 'ReportConfig', 'Profile',
-           'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash',
-           'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
+__all__ = ['FAMILIES', 'CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'LEDGER_FILE', 'LOG_FILE', 'BUNDLE_FILE',
+           'OUTSIDE_BUNDLE', 'MODEL_KINDS', 'FINAL_MODELS', 'SacroiliitisError', 'CohortConfig', 'SegmentationConfig',
+           'ROIConfig', 'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'RadiomicsConfig', 'ReportConfig',
+           'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json',
+           'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
            'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside',
-           'check_replace_target', 'package_versions', 'git_commit', 'init_run', 'read_run_profile', 'check_run_folder',
-           'run_lock', 'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError', 'bundle_problems',
-           'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry', 'model_spec']
+           'check_replace_target', 'package_versions', 'git_commit', 'RunFolder', 'init_run', 'read_run_profile',
+           'check_run_folder', 'run_lock', 'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError',
+           'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry',
+           'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -383,10 +384,26 @@ def git_commit(path=None # a folder inside the repository (default: this package
     except (OSError, subprocess.CalledProcessError): return None
 
 # %% ../nbs/00_core.ipynb #b82506f2
+LOCK_FILE = ".lock"            # `run_lock` holds it with fcntl while a run writes in the folder
+LEDGER_FILE = "pipeline.json"  # the runner's ledger: each stage's state, configuration, inputs and files
+LOG_FILE = "pipeline.log"      # what every command did in the run folder, one time-stamped entry each
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_NOT_HASHED = ("profile", "seed", "config_hash", "versions", "git_commit", "executor")  # config.json keys besides `extra`
+
 def _config_core(profile, seed, extra)->dict:
     profile = get_profile(profile)
     return dict(profile=to_dict(profile), seed=int(seed), config_hash=config_hash(profile, int(seed), extra or {}),
                 **(extra or {}))
+
+def _hash_today(cfg:dict)->str|None:
+    "The hash of the configuration in `cfg` (a config.json) with today's profile sections; None when it holds none."
+    extra = {k: v for k, v in cfg.items() if k not in _NOT_HASHED}
+    try: return config_hash(from_dict(Profile, _upgrade_profile(cfg["profile"])), int(cfg["seed"]), extra)
+    except (KeyError, TypeError, ValueError): return None
+
+def _same_configuration(old:dict, new:dict)->bool:
+    "Whether the run in `old` (its config.json) was made with the configuration `new` (`_config_core`): the one check."
+    return new["config_hash"] in (old.get("config_hash"), _hash_today(old))
 
 def _other_configuration(out, old:dict, new:dict)->str:
     keys = ("profile", "seed", "cohort", "cohort_name", "manifest_sha256", "predictors")
@@ -397,51 +414,108 @@ def _other_configuration(out, old:dict, new:dict)->str:
     return (f"{out} holds a run with another configuration ({what or 'settings differ'}); it is kept. Choose a new "
             f"--out for this run, or pass --replace to replace that run stage by stage")
 
+# %% ../nbs/00_core.ipynb #383262ad
+class RunFolder:
+    "A run folder's state in one place: `config.json`, the ledger, the log and the lock."
+    def __init__(self, path): self.path = Path(path)
+    def __repr__(self): return f"RunFolder({str(self.path)!r})"
+    @property
+    def config_file(self)->Path: return self.path/"config.json"
+
+    def read_config(self)->dict:
+        "The run's `config.json`."
+        return load_json(self.config_file)
+
+    def write_config(self, cfg:dict)->Path:
+        "Replace `config.json` with `cfg`, atomically."
+        return save_json(self.config_file, cfg)
+
+    def profile(self)->Profile:
+        "The `Profile` the run was made with (a run from an older version in today's sections)."
+        return from_dict(Profile, _upgrade_profile(self.read_config()["profile"]))
+
+    def _refuse_file(self, what:str):
+        if self.path.exists() and not self.path.is_dir(): raise RunFolderError(f"{self.path} is a file, not a folder: {what}")
+
+    def check(self, profile=None, seed:int=0, extra:dict|None=None, *,
+              force:bool=False # accept a run of another configuration (it will be replaced stage by stage)
+             )->dict|None:
+        "The run's `config.json`, None when the folder is absent or empty; refuses a file, another's folder, another run."
+        self._refuse_file("give --out a new or empty folder")
+        if not self.config_file.is_file():
+            if self.path.is_dir() and any(p.name != LOCK_FILE for p in self.path.iterdir()):
+                raise RunFolderError(f"{self.path} is not empty and holds no sacroiliitis-dlr run (no config.json): give --out "
+                                     f"a new or empty folder (the package writes only into run folders it made)")
+            return None
+        try: old = self.read_config()
+        except (OSError, ValueError) as e: raise RunFolderError(f"{self.config_file} is unreadable ({type(e).__name__}): move the folder away") from None
+        if profile is not None and not force and not _same_configuration(old, new := _config_core(profile, seed, extra)):
+            raise RunFolderError(_other_configuration(self.path, old, new))
+        return old
+
+    def open(self, profile="cpu", seed:int=0, extra:dict|None=None, *,
+             force:bool=False # take over a run folder of another configuration (its stages stay until replaced)
+            )->RunFolder:
+        "Create the run (its `config.json`), or reopen it when the configuration matches."
+        self._refuse_file("give a folder for the run")
+        new = _config_core(profile, seed, extra)
+        if self.config_file.exists():
+            old = self.read_config()
+            if _same_configuration(old, new): return self
+            if not force: raise RunFolderError(_other_configuration(self.path, old, new))
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.write_config(dict(new, versions=package_versions(), git_commit=git_commit()))
+        return self
+
+    def read_ledger(self)->dict:
+        "The ledger (`pipeline.json`): stage records and the cohort validation (empty ones before the first stage)."
+        f = self.path/LEDGER_FILE
+        led = load_json(f) if f.exists() else {}
+        led.setdefault("stages", {}); led.setdefault("validated", None)
+        return led
+
+    def save_ledger(self, led:dict)->Path:
+        "Replace the ledger with `led`, atomically."
+        return save_json(self.path/LEDGER_FILE, led)
+
+    def log(self, text:str # what happened (no absolute path of this machine: the folder travels)
+           )->bool:
+        "Append `text` to `pipeline.log` after the UTC time; False when the folder is gone or the disk is full."
+        if not self.path.is_dir(): return False
+        try:
+            with open(self.path/LOG_FILE, "a") as f: f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {text}\n")
+        except OSError as e:
+            if e.errno not in _DISK_FULL: raise
+            return False  # a full disk fails the stage's own write: that error is the one reported
+        return True
+
+    def lock(self):
+        "Hold the run folder's lock for a `with` block (`run_lock`)."
+        return run_lock(self.path)
+
+# %% ../nbs/00_core.ipynb #406940a3
 def init_run(out,                   # the run folder
              profile="cpu",         # a `Profile` or a built-in profile's name
              seed:int=0,            # the run's one seed
              force:bool=False,      # take over a run folder of another configuration (its stages stay until replaced)
              extra:dict|None=None   # more JSON-able facts for config.json (e.g. the cohort path)
             )->Path:
-    "Create (or reopen, when the configuration matches) the run folder `out` with its `config.json`."
-    out = Path(out); cfg_file = out/"config.json"
-    if out.exists() and not out.is_dir(): raise RunFolderError(f"{out} is a file, not a folder: give a folder for the run")
-    cfg = _config_core(profile, seed, extra)
-    if cfg_file.exists():
-        old = load_json(cfg_file)
-        if old.get("config_hash") == cfg["config_hash"]: return out
-        if not force: raise RunFolderError(_other_configuration(out, old, cfg))
-    out.mkdir(parents=True, exist_ok=True)
-    save_json(cfg_file, dict(cfg, versions=package_versions(), git_commit=git_commit()))
-    return out
+    "Create (or reopen, when the configuration matches) the run folder `out` with its `config.json` (`RunFolder.open`)."
+    return RunFolder(out).open(profile, seed, extra, force=force).path
 
 def read_run_profile(run_dir)->Profile:
-    "The `Profile` a run folder was made with."
-    return from_dict(Profile, _upgrade_profile(load_json(Path(run_dir)/"config.json")["profile"]))
+    "The `Profile` a run folder was made with (`RunFolder.profile`)."
+    return RunFolder(run_dir).profile()
 
 # %% ../nbs/00_core.ipynb #f23059da
-LOCK_FILE = ".lock"  # in the run folder; `run_lock` holds it with fcntl while a run writes there
-
 def check_run_folder(out,                 # the run folder asked for
                      profile=None,        # the run's profile (None: the configuration is not compared)
                      seed:int=0,
                      extra:dict|None=None,
                      force:bool=False     # accept a run of another configuration (it will be replaced stage by stage)
                     )->dict|None:
-    "The `config.json` of the run in `out`, or None when `out` is absent or empty; refuses anything else."
-    out = Path(out); cfg_file = out/"config.json"
-    if out.exists() and not out.is_dir(): raise RunFolderError(f"{out} is a file, not a folder: give --out a new or empty folder")
-    if not cfg_file.is_file():
-        if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()):
-            raise RunFolderError(f"{out} is not empty and holds no sacroiliitis-dlr run (no config.json): give --out a new "
-                                 f"or empty folder (the package writes only into run folders it made)")
-        return None
-    try: old = load_json(cfg_file)
-    except (OSError, ValueError) as e: raise RunFolderError(f"{cfg_file} is unreadable ({type(e).__name__}): move the folder away") from None
-    if profile is not None and not force:
-        new = _config_core(profile, seed, extra)
-        if old.get("config_hash") != new["config_hash"]: raise RunFolderError(_other_configuration(out, old, new))
-    return old
+    "The `config.json` of the run in `out`, or None when `out` is absent or empty; refuses anything else (`RunFolder.check`)."
+    return RunFolder(out).check(profile, seed, extra, force=force)
 
 # %% ../nbs/00_core.ipynb #51e2fed4
 @contextmanager
@@ -463,7 +537,7 @@ def run_lock(run_dir # the run folder (created if absent)
 BUNDLE_FILE = "bundle.json"  # the run folder's manifest: size and SHA-256 of every file of the model bundle
 # top-level names outside the bundle: rewritten by `report` and later runs, bundles of their own (LOSO sub-runs), or
 # the decoded-image cache (made from the cohort again when needed; a copy without it predicts the same)
-OUTSIDE_BUNDLE = (BUNDLE_FILE, LOCK_FILE, "pipeline.log", "pipeline.json", "index.html", "reports", "screenshots",
+OUTSIDE_BUNDLE = (BUNDLE_FILE, LOCK_FILE, LOG_FILE, LEDGER_FILE, "index.html", "reports", "screenshots",
                   "loso", "evaluations", "cache")
 
 def bundle_files(run_dir # a run folder

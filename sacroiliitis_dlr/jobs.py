@@ -12,7 +12,7 @@ import dataclasses, json, os, time, tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from submitit.helpers import Checkpointable
-from .core import SacroiliitisError, from_dict, load_json, save_json, to_dict
+from .core import RunFolder, SacroiliitisError, from_dict, to_dict
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'JobError', 'ExecutorConfig', 'load_executor_config', 'executor_config', 'record_executor',
@@ -74,14 +74,14 @@ def executor_config(kind:str|None=None, # "process" or "submitit"; None: the fil
 # %% ../nbs/03_jobs.ipynb #88711e56
 def record_executor(run_dir, cfg:ExecutorConfig)->Path:
     "Write `cfg` into the run's `config.json` under `executor` (beside the configuration, outside its hash)."
-    f = Path(run_dir)/"config.json"; cfg_json = load_json(f)
-    if cfg_json.get("executor") != to_dict(cfg): save_json(f, dict(cfg_json, executor=to_dict(cfg)))
-    return f
+    run = RunFolder(run_dir); cfg_json = run.read_config()
+    if cfg_json.get("executor") != to_dict(cfg): run.write_config(dict(cfg_json, executor=to_dict(cfg)))
+    return run.config_file
 
 def read_executor(run_dir)->ExecutorConfig:
     "The executor recorded in the run's `config.json` (today's process path when there is none)."
-    f = Path(run_dir)/"config.json"
-    d = load_json(f).get("executor") if f.exists() else None
+    run = RunFolder(run_dir)
+    d = run.read_config().get("executor") if run.config_file.exists() else None
     return from_dict(ExecutorConfig, d) if d else ExecutorConfig()
 
 # %% ../nbs/03_jobs.ipynb #63502a2a
