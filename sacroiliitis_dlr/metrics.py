@@ -13,15 +13,16 @@ import math
 import warnings
 from dataclasses import dataclass, asdict, fields
 from itertools import combinations
+from typing import NamedTuple
 from .core import SacroiliitisError
 
 # %% auto #0
-__all__ = ['RMS_INDEXES', 'MetricsError', 'delong_cov', 'auc_ci', 'DeLongResult', 'delong_test', 'delong_matrix', 'youden_cutoff',
-           'binary_metrics', 'hosmer_lemeshow', 'calibration_summary', 'calibration_curve_table', 'net_benefit',
-           'nri_idi', 'CategoricalNRIResult', 'categorical_nri', 'max_cox_snell_r2', 'cstat_to_cox_snell',
-           'DevelopmentSampleSize', 'development_sample_size', 'ValidationSampleSize', 'validation_sample_size',
-           'logistic_refit', 'bootstrap_indices', 'OptimismResult', 'bootstrap_optimism', 'CalibrationBand',
-           'calibration_band']
+__all__ = ['RMS_INDEXES', 'MetricsError', 'check_labels', 'check_scores', 'DeLongCov', 'delong_cov', 'AUCResult', 'auc_ci',
+           'DeLongResult', 'delong_test', 'delong_matrix', 'youden_cutoff', 'Interval', 'wilson_ci', 'binary_metrics',
+           'hosmer_lemeshow', 'calibration_summary', 'calibration_curve_table', 'net_benefit', 'nri_idi',
+           'CategoricalNRIResult', 'categorical_nri', 'max_cox_snell_r2', 'cstat_to_cox_snell', 'DevelopmentSampleSize',
+           'development_sample_size', 'ValidationSampleSize', 'validation_sample_size', 'logistic_refit',
+           'bootstrap_indices', 'OptimismResult', 'bootstrap_optimism', 'CalibrationBand', 'calibration_band']
 
 # %% ../nbs/20_metrics.ipynb #ca1ae916
 import numpy as np
@@ -35,8 +36,10 @@ from statsmodels.stats.multitest import multipletests
 class MetricsError(SacroiliitisError, ValueError):
     "Input to a metric is unusable: lengths differ, one class only, missing or out-of-range values."
 
-def _as_labels(y, name="y"):
-    "`y` as an int array of 0/1 with both classes present."
+def check_labels(y,             # 0/1 outcome per patient (booleans are fine)
+                 *, name:str="y" # what the messages call it
+                )->np.ndarray:
+    "`y` as an int array of 0/1 with both classes present; a `MetricsError` saying what is wrong otherwise."
     a = np.asarray(y)
     if a.ndim != 1: raise MetricsError(f"{name} must be one-dimensional, got shape {a.shape}")
     if a.size == 0: raise MetricsError(f"{name} is empty")
@@ -76,7 +79,12 @@ def _aligned(s, index, name):
                            f"select the same patients (e.g. {name}.loc[y.index]) or pass arrays in the same order")
     return s.reindex(index)
 
-def _as_scores(s, n, name="score", prob=False, index=None):
+def check_scores(s,                   # one score per patient
+                 n:int,               # the number of patients (of the labels)
+                 *, name:str="score", # what the messages call it
+                 prob:bool=False,     # must lie inside [0, 1]
+                 index=None           # the labels' pandas index, to align a pandas `s` on
+                )->np.ndarray:
     "`s` as a float array of length `n` without NaN/inf (inside [0, 1] when `prob`), aligned on `index` if pandas."
     s = _aligned(s, index, name)
     try: a = np.asarray(s, dtype=float)
@@ -93,8 +101,8 @@ def _as_scores(s, n, name="score", prob=False, index=None):
 
 def _labels_scores(y, *scores, names=("score",), prob=False):
     "`y` as 0/1 labels and each score as a checked float array (pandas ones matched on y's index)."
-    index = _pandas_index(y); y = _as_labels(y)
-    return (y, *(_as_scores(s, len(y), nm, prob, index) for s, nm in zip(scores, names)))
+    index = _pandas_index(y); y = check_labels(y)
+    return (y, *(check_scores(s, len(y), name=nm, prob=prob, index=index) for s, nm in zip(scores, names)))
 
 def _check_alpha(alpha):
     if not 0 < alpha < 1: raise MetricsError(f"alpha must be in (0, 1), got {alpha}")
@@ -114,7 +122,7 @@ def _placements(y, scores):
 
 def _score_matrix(y, scores, name="scores"):
     "Labels and a (k, n) float matrix from one score, a list, a dict or DataFrame of scores (pandas aligned on y)."
-    index = _pandas_index(y); y = _as_labels(y)
+    index = _pandas_index(y); y = check_labels(y)
     if isinstance(scores, dict): items = list(scores.items())
     elif isinstance(scores, pd.DataFrame): items = list(scores.items())  # one column per model
     elif isinstance(scores, (list, tuple)) and len(scores) and np.ndim(scores[0]) >= 1:
@@ -126,18 +134,23 @@ def _score_matrix(y, scores, name="scores"):
                                f"pass one model as a 1-D array (e.g. .ravel()), or k models as an array transposed to (k, n)")
         items = [(f"{name}[{i}]", s) for i, s in enumerate(a)]
     else: items = [(name, scores)]
-    return y, np.vstack([_as_scores(s, len(y), nm, index=index) for nm, s in items])
+    return y, np.vstack([check_scores(s, len(y), name=nm, index=index) for nm, s in items])
+
+class DeLongCov(NamedTuple):
+    "AUCs and their DeLong covariance; unpacks as `aucs, cov`."
+    aucs: np.ndarray  # (k,) AUC of each score
+    cov: np.ndarray   # (k, k) covariance of the AUCs
 
 def delong_cov(y,      # 0/1 outcome per patient
                scores  # one score (n,), several as a (k, n) array or list, or a dict name -> score
-              ):
+              )->DeLongCov:
     "AUCs (k,) and their DeLong covariance matrix (k, k), by the fast midrank algorithm."
     y, S = _score_matrix(y, scores)
     m, n = int(y.sum()), int((1 - y).sum())
     if m < 2 or n < 2: raise MetricsError(f"DeLong's variance needs at least 2 positives and 2 negatives; got {m} and {n}")
     aucs, v10, v01 = _placements(y, S)
     cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
-    return aucs, cov
+    return DeLongCov(aucs, cov)
 
 # %% ../nbs/20_metrics.ipynb #19101cea
 def _bootstrap_aucs(y, score, n_boot, seed, chunk=2_000_000):
@@ -152,24 +165,31 @@ def _bootstrap_aucs(y, score, n_boot, seed, chunk=2_000_000):
         out.append((z[:, :m].sum(axis=1) / m - (m + 1) / 2) / n)
     return np.concatenate(out)
 
+class AUCResult(NamedTuple):
+    "An AUC with its confidence interval; unpacks as `auc, lo, hi`."
+    auc: float  # area under the ROC curve
+    lo: float   # lower confidence limit
+    hi: float   # upper confidence limit
+
 def auc_ci(y,                # 0/1 outcome per patient
            score,            # higher = more likely positive (never flipped)
+           *,
            alpha=0.05,       # 1 - confidence level
            method="delong",  # "delong" or "bootstrap" (stratified, percentile)
            n_boot=2000,      # bootstrap replicates
            seed=0            # seed of the bootstrap
-          )->tuple:
-    "AUC with a (1-alpha) confidence interval: `(auc, lo, hi)`."
+          )->AUCResult:
+    "AUC with a (1-alpha) confidence interval: `AUCResult(auc, lo, hi)`."
     alpha = _check_alpha(alpha)
     if method == "delong":
         aucs, cov = delong_cov(y, score)
         auc, half = aucs[0], stats.norm.ppf(1 - alpha / 2) * math.sqrt(max(cov[0, 0], 0.0))
-        return float(auc), float(max(auc - half, 0.0)), float(min(auc + half, 1.0))
+        return AUCResult(float(auc), float(max(auc - half, 0.0)), float(min(auc + half, 1.0)))
     if method == "bootstrap":
         y, s = _labels_scores(y, score)
         auc = _placements(y, s[None])[0][0]
         lo, hi = np.quantile(_bootstrap_aucs(y, s, int(n_boot), seed), [alpha / 2, 1 - alpha / 2])
-        return float(auc), float(lo), float(hi)
+        return AUCResult(float(auc), float(lo), float(hi))
     raise MetricsError(f"method must be 'delong' or 'bootstrap', got {method!r}")
 
 # %% ../nbs/20_metrics.ipynb #5113be2b
@@ -200,6 +220,7 @@ def _p_value(stat, alternative, df=math.inf):
 def delong_test(y,                        # 0/1 outcome per patient (of score_a, and of score_b unless y_b)
                 score_a,                  # scores of model a (higher = more likely positive)
                 score_b,                  # scores of model b
+                *,
                 paired=True,              # same patients (correlated test) or independent samples
                 alternative="two-sided",  # "two-sided", "greater" (a > b) or "less"
                 alpha=0.05,               # 1 - confidence level of `diff_ci`
@@ -240,6 +261,7 @@ def _check_adjust(adjust):
 
 def delong_matrix(y,              # 0/1 outcome per patient
                   scores:dict,    # model name -> scores on the same patients
+                  *,
                   adjust="holm",  # a `multipletests` method, or None for no adjustment
                   alpha=0.05      # 1 - confidence level of the difference's interval
                  )->pd.DataFrame:
@@ -275,14 +297,24 @@ def youden_cutoff(y,     # 0/1 outcome per patient (training cohort)
     return float(cuts[np.flatnonzero(mnj == mnj.max())[-1]])
 
 # %% ../nbs/20_metrics.ipynb #e9096262
-def _wilson(k, n, alpha):
-    if n == 0: return (math.nan, math.nan)
+class Interval(NamedTuple):
+    "A confidence interval; unpacks as `lo, hi`."
+    lo: float  # lower limit
+    hi: float  # upper limit
+
+def wilson_ci(k:int,            # successes
+              n:int,            # trials (0: no interval, NaN)
+              *, alpha=0.05     # 1 - confidence level
+             )->Interval:
+    "Wilson's score interval of the proportion `k/n` (Wilson 1927), as `statsmodels` computes it."
+    if n == 0: return Interval(math.nan, math.nan)
     lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return (float(lo), float(hi))
+    return Interval(float(lo), float(hi))
 
 def binary_metrics(y,            # 0/1 outcome per patient
                    score,        # higher = more likely positive
                    cutoff,       # positive when score >= cutoff (choose it on the training cohort)
+                   *,
                    alpha=0.05,   # 1 - confidence level of the intervals
                    n_boot=2000,  # parametric bootstrap replicates for the F1 interval
                    seed=0        # seed of that bootstrap
@@ -299,14 +331,17 @@ def binary_metrics(y,            # 0/1 outcome per patient
     res = dict(cutoff=cutoff, n=len(y), tp=tp, fp=fp, tn=tn, fn=fn)
     for name, k, n in (("accuracy", tp + tn, len(y)), ("sensitivity", tp, tp + fn), ("specificity", tn, tn + fp),
                        ("ppv", tp, tp + fp), ("npv", tn, tn + fn)):
-        res[name], res[f"{name}_ci"] = (k / n if n else math.nan), _wilson(k, n, alpha)
+        res[name], res[f"{name}_ci"] = (k / n if n else math.nan), wilson_ci(k, n, alpha=alpha)
     res["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
     draws = np.random.default_rng(seed).multinomial(len(y), np.array([tp, fp, fn, tn]) / len(y), size=int(n_boot))
     den = 2 * draws[:, 0] + draws[:, 1] + draws[:, 2]
     f1 = np.divide(2 * draws[:, 0], den, out=np.full(len(den), np.nan), where=den > 0)
-    res["f1_ci"] = tuple(float(v) for v in np.nanquantile(f1, [alpha / 2, 1 - alpha / 2])) if np.isfinite(f1).any() \
-                   else (math.nan, math.nan)
+    res["f1_ci"] = Interval(*(float(v) for v in np.nanquantile(f1, [alpha / 2, 1 - alpha / 2]))) if np.isfinite(f1).any() \
+                   else Interval(math.nan, math.nan)
     return res
+
+# %% ../nbs/20_metrics.ipynb #52f41fc8
+def _wilson(k, n, alpha): return wilson_ci(k, n, alpha=alpha)  # evaluation's old import: delete once it takes wilson_ci (issue 26)
 
 # %% ../nbs/20_metrics.ipynb #7bd3812a
 def _quantile7(x, probs):
@@ -322,6 +357,7 @@ def _quantile7(x, probs):
 
 def hosmer_lemeshow(y,     # 0/1 outcome per patient
                     prob,  # predicted probability of the outcome
+                    *,
                     g=10   # number of groups (R's default)
                    )->dict:
     "Hosmer-Lemeshow test grouped as R's `ResourceSelection::hoslem.test`: statistic, df, p_value, table."
@@ -414,6 +450,7 @@ def _lowess_r(x,         # the predictor (here the predicted probabilities)
 # %% ../nbs/20_metrics.ipynb #13a3c9e3
 def calibration_summary(y,          # 0/1 outcome per patient
                         prob,       # predicted probability of the outcome
+                        *,
                         alpha=0.05  # 1 - confidence level of the intervals
                        )->dict:
     "Brier, Spiegelhalter's z, calibration-in-the-large and slope with Wald intervals, and Emax, E90, Eavg."
@@ -447,6 +484,7 @@ def calibration_summary(y,          # 0/1 outcome per patient
 # %% ../nbs/20_metrics.ipynb #76efd296
 def calibration_curve_table(y,                    # 0/1 outcome per patient
                             prob,                 # predicted probability of the outcome
+                            *,
                             n_bins=10,            # number of bins
                             strategy="quantile",  # "quantile" (equal counts) or "uniform" (equal widths)
                             alpha=0.05            # 1 - confidence level of the observed rates
@@ -462,7 +500,7 @@ def calibration_curve_table(y,                    # 0/1 outcome per patient
     rows = []
     for b in np.unique(ids):
         sel = ids == b; k, n = int(y[sel].sum()), int(sel.sum())
-        lo, hi = _wilson(k, n, alpha)
+        lo, hi = wilson_ci(k, n, alpha=alpha)
         rows.append(dict(bin=int(b), lower=edges[b], upper=edges[b + 1], n=n, mean_predicted=float(p[sel].mean()),
                          observed=k / n, observed_lo=lo, observed_hi=hi))
     return pd.DataFrame(rows)
@@ -508,6 +546,7 @@ def _wald_p(est, se):
 def nri_idi(y,           # 0/1 outcome per patient
             prob_old,    # probabilities of the reference model
             prob_new,    # probabilities of the new model, same patients
+            *,
             alpha=0.05   # 1 - confidence level of the intervals
            )->dict:
     "Category-free NRI and IDI of `prob_new` over `prob_old`, with Wald intervals and p-values (Pencina 2008, 2011)."
@@ -579,6 +618,7 @@ def categorical_nri(y,           # 0/1 outcome per patient
                     prob_old,    # probabilities of the reference model
                     prob_new,    # probabilities of the new model, same patients
                     thresholds,  # increasing risk thresholds in (0, 1) between categories, e.g. (0.1, 0.3)
+                    *,
                     alpha=0.05   # 1 - confidence level of the interval
                    )->CategoricalNRIResult:
     "NRI for moves between the risk categories cut at `thresholds` (Pencina 2008), as PredictABEL's `reclassification`."
@@ -637,6 +677,7 @@ def max_cox_snell_r2(prevalence # outcome proportion
 
 def cstat_to_cox_snell(cstatistic,       # anticipated C-statistic (AUC)
                        prevalence,       # anticipated outcome proportion
+                       *,
                        seed=123456,      # R's seed (pmsampsize's default)
                        n=1_000_000       # simulated patients
                       )->float:
@@ -693,12 +734,13 @@ def _anticipated_r2(prevalence, csrsquared, nagrsquared, cstatistic, seed):
     if nagrsquared is not None:
         r2 = round(nagrsquared * max_cox_snell_r2(prevalence), 3)
         return r2, f"Cox-Snell R^2 = {r2:g} from Nagelkerke's R^2 = {nagrsquared:g}"
-    r2 = round(cstat_to_cox_snell(cstatistic, prevalence, seed), 4)
+    r2 = round(cstat_to_cox_snell(cstatistic, prevalence, seed=seed), 4)
     return r2, f"Cox-Snell R^2 = {r2:g} from a C-statistic of {cstatistic:g} (Riley et al. 2021's simulation, seed {seed})"
 
 # %% ../nbs/20_metrics.ipynb #i3214
 def development_sample_size(parameters,        # candidate predictor parameters (a spline or a factor counts several)
                             prevalence,        # anticipated outcome proportion
+                            *,
                             csrsquared=None,   # anticipated Cox-Snell R^2 (ideally optimism-corrected), or
                             nagrsquared=None,  # anticipated Nagelkerke R^2, or
                             cstatistic=None,   # anticipated C-statistic (converted by simulation)
@@ -779,6 +821,7 @@ def _n_net_benefit(p, sens, spec, t, width, increment):
 def validation_sample_size(prevalence,          # anticipated outcome proportion in the validation cohort
                            cstatistic,          # anticipated C-statistic there
                            lp_mean, lp_sd,      # the linear predictor's normal distribution there (log-odds)
+                           *,
                            oe_ci_width=0.2,     # target 95% CI width of O/E
                            slope_ci_width=0.2,  # target 95% CI width of the calibration slope
                            cstat_ci_width=0.1,  # target 95% CI width of the C-statistic
@@ -880,6 +923,7 @@ def _rows(X, rows): return X.iloc[rows] if isinstance(X, (pd.DataFrame, pd.Serie
 
 def bootstrap_optimism(X,                     # design matrix (DataFrame or array), patients x predictors
                        y,                     # 0/1 outcome per patient
+                       *,
                        B=200,                 # bootstrap resamples (ignored when indices are given)
                        seed=0,                # seed of the resamples
                        refit=logistic_refit,  # (X, y) -> (X -> linear predictor): the whole model-building procedure
@@ -887,7 +931,7 @@ def bootstrap_optimism(X,                     # design matrix (DataFrame or arra
                        emax_lim=(0, 1)        # probability range of Emax (rms's emax.lim)
                       )->OptimismResult:
     "Apparent, optimism and optimism-corrected Dxy/AUC, R^2, intercept, slope, Emax, Brier: `rms::validate(lrm(...))`."
-    yy = _as_labels(y)
+    yy = check_labels(y)
     if len(X) != len(yy): raise MetricsError(f"X has {len(X)} rows but y has {len(yy)} patients")
     if isinstance(X, pd.DataFrame) and isinstance(y, pd.Series) and not X.index.equals(y.index):
         raise MetricsError("X's index does not match y's: align the design matrix and the outcome on patient_id first")
@@ -932,6 +976,7 @@ class CalibrationBand:
 # %% ../nbs/20_metrics.ipynb #i3242
 def calibration_band(y,            # 0/1 outcome per patient
                      prob,         # predicted probability of the outcome
+                     *,
                      n_boot=200,   # bootstrap resamples
                      seed=0,       # seed of the resamples
                      alpha=0.05,   # 1 - confidence level (pointwise)

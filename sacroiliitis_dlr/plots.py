@@ -25,7 +25,7 @@ from matplotlib.ticker import FixedLocator, NullFormatter
 from sklearn.metrics import roc_curve
 from statsmodels.nonparametric.smoothers_lowess import lowess
 from .core import atomic_path
-from .metrics import (MetricsError, _as_labels, _as_scores, auc_ci, calibration_curve_table,
+from .metrics import (MetricsError, auc_ci, check_labels, check_scores, calibration_curve_table,
                                       delong_matrix, net_benefit)
 
 # %% ../nbs/21_plots.ipynb #02eece43
@@ -97,7 +97,7 @@ def plot_roc(y,                   # 0/1 outcome per patient
         ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.6", label="Chance")
         for i, (name, s) in enumerate(scores.items()):
             auc, lo, hi = auc_ci(y, s, alpha=alpha)
-            fpr, tpr, _ = roc_curve(_as_labels(y), _as_scores(s, len(y), name), drop_intermediate=False)
+            fpr, tpr, _ = roc_curve(check_labels(y), check_scores(s, len(y), name=name), drop_intermediate=False)
             ax.plot(fpr, tpr, color=_colour(i), label=f"{name}: AUC {auc:.3f} ({lo:.3f}-{hi:.3f})")
         ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal", title=title,
                xlabel="1 - specificity (false-positive rate)", ylabel="Sensitivity (true-positive rate)")
@@ -114,7 +114,7 @@ def plot_calibration(y,                          # 0/1 outcome per patient
                     ):
     "Calibration curves (binned points with Wilson CIs, LOWESS line) over a histogram of predictions; returns the figure."
     if not isinstance(probs, dict) or not probs: raise MetricsError("probs must be a non-empty dict name -> probability")
-    yy = _as_labels(y)
+    yy = check_labels(y)
     with plt.rc_context(PRINT_STYLE):
         if axes is None:
             fig, axes = plt.subplots(2, 1, figsize=(3.5, 4.4), sharex=True, gridspec_kw=dict(height_ratios=(4, 1)))
@@ -123,7 +123,7 @@ def plot_calibration(y,                          # 0/1 outcome per patient
         handles = ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.6", label="Ideal")
         bins = np.linspace(0, 1, 41)
         for i, (name, p) in enumerate(probs.items()):
-            p = _as_scores(p, len(yy), name, prob=True); c = _colour(i)
+            p = check_scores(p, len(yy), name=name, prob=True); c = _colour(i)
             tab = calibration_curve_table(yy, p, n_bins=n_bins)
             ax.errorbar(tab.mean_predicted, tab.observed, color=c, elinewidth=0.7, capsize=1.5, fmt="o", ms=3,
                         yerr=np.clip([tab.observed - tab.observed_lo, tab.observed_hi - tab.observed], 0, None))  # 0 +- rounding
@@ -156,7 +156,7 @@ def plot_decision_curve(y,                         # 0/1 outcome per patient
             ax.plot(nb.threshold, nb.net_benefit, color=_colour(i), label=name)
         ax.plot(nb.threshold, nb.net_benefit_all, color="0.45", lw=1.0, label="Treat all")
         ax.plot(nb.threshold, nb.net_benefit_none, color="0.1", lw=0.8, ls="--", label="Treat none")
-        top = float(np.mean(_as_labels(y)))
+        top = float(np.mean(check_labels(y)))
         ax.set(xlim=(0, 1), ylim=(ymin, top + 0.05), title=title, xlabel="Threshold probability",
                ylabel="Net benefit (true positives per patient)")
         ax.legend(loc="upper right")
