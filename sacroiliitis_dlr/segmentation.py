@@ -1,4 +1,4 @@
-"""A 3D U-Net (MONAI, trained in a fastai `Learner`) that delineates the sacroiliac joints, its agreement with manual masks, and the ROI crops the classifiers look at.
+"""A 3D U-Net (MONAI, trained in a fastai `Learner`) that delineates the sacroiliac joints, its agreement with manual masks, and the mask files every later stage reads.
 
 Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/segmentation.html.md"""
 
@@ -14,8 +14,8 @@ from pathlib import Path
 __all__ = ['SegmentationError', 'build_unet', 'crop_patch', 'PatchDataset', 'validation_split', 'train_unet', 'segment_volume',
            'segment_probability', 'postprocess_mask', 'predict_volume', 'predict_on_grid', 'voxel_spacing', 'save_mask',
            'load_mask', 'dice_hd95', 'volume_agreement', 'agreement_table', 'plot_bland_altman', 'plot_overlay',
-           'read_state_dict', 'fit_state_dict', 'save_unet', 'load_unet', 'roi_box', 'roi_crop', 'image_cache',
-           'plot_training', 'run_segmentation_stage', 'predict_mask', 'run_roi_stage']
+           'read_state_dict', 'fit_state_dict', 'save_unet', 'load_unet', 'mask_on_grid', 'plot_training',
+           'run_segmentation_stage', 'predict_mask']
 
 # %% ../nbs/10_segmentation.ipynb #65a2e4b1
 import numpy as np
@@ -37,14 +37,14 @@ from monai.networks.nets import UNet
 from monai.losses import DiceCELoss
 from monai.inferers import sliding_window_inference
 from monai.metrics import compute_dice, compute_hausdorff_distance
-from monai.transforms import Resize
 from .core import (path_inside, Profile, SegmentationConfig, get_profile, seed_everything, choose_device,
                                    atomic_dir, atomic_path, atomic_write, save_json, load_json, to_dict, from_dict,
-                                   read_run_profile, RunFolderError)
+                                   read_run_profile, RunFolderError, SacroiliitisError)
+from .data import load_run_patient, resample_mask
 
 # %% ../nbs/10_segmentation.ipynb #ed06ac59
-class SegmentationError(ValueError):
-    "A patient's images, masks or the trained U-Net cannot be used for segmentation or ROI cropping."
+class SegmentationError(SacroiliitisError, ValueError):
+    "A patient's images, masks or the trained U-Net cannot be used for segmentation."
 
 # %% ../nbs/10_segmentation.ipynb #cf5fef3e
 def build_unet(cfg:SegmentationConfig, # the profile's `segmentation` section
@@ -395,46 +395,14 @@ def load_unet(folder,        # holds unet.pt and profile.json
     net = fit_state_dict(build_unet(profile.segmentation, channels), state, folder / "unet.pt")
     return net.to(device).eval(), profile, modalities
 
-# %% ../nbs/10_segmentation.ipynb #6e556907
-def roi_box(mask:np.ndarray,  # (X, Y, Z); > 0 is the SIJ
-            affine:np.ndarray,  # the patient's 4x4 affine (for the voxel spacing)
-            margin_mm:float     # added on every side of the mask's bounding box
-           )->tuple[slice, slice, slice]:
-    "The bounding box of `mask` widened by `margin_mm`, clipped to the volume."
-    idx = np.argwhere(np.asarray(mask) > 0)
-    if not len(idx): raise SegmentationError("roi_box: the SIJ mask is empty, so there is no region to crop")
-    margin = np.ceil(margin_mm / np.array(voxel_spacing(affine))).astype(int)
-    lo = np.maximum(idx.min(0) - margin, 0); hi = np.minimum(idx.max(0) + 1 + margin, mask.shape)
-    return tuple(slice(int(l), int(h)) for l, h in zip(lo, hi))
-
-# %% ../nbs/10_segmentation.ipynb #9dea05a2
-def roi_crop(image:np.ndarray,  # float32 (C, X, Y, Z)
-             mask:np.ndarray,   # (X, Y, Z) SIJ mask (automatic or manual)
-             affine:np.ndarray, # the patient's 4x4 affine
-             profile="cpu"      # uses `roi.size` and `roi.margin_mm`
-            )->np.ndarray:
-    "The SIJ region of every channel, resampled to float32 (C, *profile.roi.size)."
-    roi = get_profile(profile).roi
-    if np.shape(image)[1:] != np.shape(mask): raise SegmentationError(f"roi_crop: image {np.shape(image)} and mask {np.shape(mask)} grids differ")
-    box = roi_box(mask, affine, roi.margin_mm)
-    crop = torch.from_numpy(np.ascontiguousarray(image[(slice(None), *box)], dtype=np.float32))
-    return np.asarray(Resize(tuple(roi.size), mode="trilinear", anti_aliasing=True)(crop), dtype=np.float32)
-
 # %% ../nbs/10_segmentation.ipynb #5be41ce2
-def image_cache(run_dir)->Path:
-    "Where a run caches decoded patient images (`data.load_patient`'s `cache_dir`)."
-    return Path(run_dir) / "cache" / "images"
-
-def _load(cohort, pid, run_dir):
-    "The patient harmonised as the run's plan says (`data.run_spacing`: its target spacing, or native grids)."
-    from sacroiliitis_dlr.data import load_patient, run_spacing
-    return load_patient(cohort, pid, cache_dir=image_cache(run_dir), spacing=run_spacing(run_dir))
-
-def _auto_on_grid(masks, pid, p):
-    "The written (native-grid) automatic mask of patient `pid` on the grid of its harmonised images `p`."
-    from sacroiliitis_dlr.data import resample_mask
-    mask, aff = load_mask(path_inside(masks, f"{pid}.nii.gz"), ras=True)
-    return resample_mask(mask, aff, p.image.shape[1:], p.affine)
+def mask_on_grid(masks_dir,      # a segmentation stage's `masks/` (each patient's mask on its native grid)
+                 patient_id:str,
+                 images          # the patient's `data.PatientImages`: the grid wanted
+                )->np.ndarray:
+    "The written automatic mask of `patient_id`, resampled (nearest) onto the grid of its harmonised `images`."
+    mask, aff = load_mask(path_inside(masks_dir, f"{patient_id}.nii.gz"), ras=True)
+    return resample_mask(mask, aff, images.image.shape[1:], images.affine)
 
 def _volume_ml(mask, affine): return float((np.asarray(mask) > 0).sum() * np.prod(voxel_spacing(affine)) / 1000)
 
@@ -446,7 +414,7 @@ def _train_stage_unet(run_dir, cohort, split, profile, seed, quiet, out):
     if has_mask is not None: train = train[train.patient_id.map(has_mask).fillna(False).astype(bool)]
     tr_ids, va_ids = validation_split(train, profile.segmentation.val_fraction, seed)
     def arrays(ids):
-        pats = [_load(cohort, pid, run_dir) for pid in ids]
+        pats = [load_run_patient(run_dir, cohort, pid) for pid in ids]
         missing = [p.patient_id for p in pats if p.mask is None]
         if missing: raise SegmentationError(f"patients {missing} of the training cohort have no manual mask; add them to the manifest's mask column")
         return [p.image for p in pats], [p.mask for p in pats]
@@ -467,7 +435,7 @@ def _segment_cohort(run_dir, cohort, split, net, profile, roles, quiet, out)->pd
     rows = []
     ids = list(cohort.manifest.patient_id)
     for pid in (ids if quiet else progress_bar(ids)):
-        p = _load(cohort, pid, run_dir)
+        p = load_run_patient(run_dir, cohort, pid)
         shape, affine = native_grid(cohort, pid)  # written, and compared with the manual mask, where the scan is
         t0 = time.perf_counter()
         auto = predict_on_grid(net, p.image, p.affine, (shape, affine), profile.segmentation)
@@ -508,8 +476,8 @@ def _stage_figures(run_dir, cohort, pp, out):
         cases = [("best", ranked.iloc[-1]), ("worst", ranked.iloc[0])]
         fig, axs = plt.subplots(1, 2, figsize=(10, 4))
         for ax, (what, r) in zip(axs, cases):
-            p = _load(cohort, r.patient_id, run_dir)
-            auto = _auto_on_grid(out / "masks", r.patient_id, p)
+            p = load_run_patient(run_dir, cohort, r.patient_id)
+            auto = mask_on_grid(out / "masks", r.patient_id, p)
             plot_overlay(p.image, auto, p.mask, voxel_spacing(p.affine), ax=ax, channel_name=cohort.modalities[0],
                          title=f"{what}: {r.patient_id} Dice {r.dice:.3f}")
         fig.tight_layout(); fig.savefig(figs / "overlays.png", dpi=120); plt.close(fig)
@@ -566,38 +534,3 @@ def predict_mask(run_dir,   # a run folder with a finished segmentation stage
                                 f"was trained on {len(modalities)} modalities {modalities}; supply them in that order")
     if grid is None: return predict_volume(net, images.image, seg_profile.segmentation)
     return predict_on_grid(net, images.image, images.affine, grid, seg_profile.segmentation)
-
-# %% ../nbs/10_segmentation.ipynb #a82721fa
-def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks` when the ROI mask source is "auto"
-                  cohort,            # a `data.Cohort`
-                  profile=None,      # a `Profile` or a built-in profile's name; default: the run's own
-                  seed:int=0,        # unused: cropping is deterministic (kept for the common stage signature)
-                  force:bool=False,
-                  quiet:bool=False
-                 )->Path:
-    "Crop the SIJ region of every patient's modalities into `run_dir/rois/<pid>.npz`."
-    run_dir = Path(run_dir); out = run_dir / "rois"
-    if out.exists() and not force: return out
-    profile = get_profile(profile) if profile is not None else read_run_profile(run_dir)
-    source = profile.roi.mask_source
-    if source not in ("auto", "manual"): raise SegmentationError(f"roi.mask_source must be 'auto' or 'manual', not {source!r}")
-    masks = run_dir / "segmentation" / "masks"
-    if source == "auto" and not masks.exists():
-        raise RunFolderError(f"{masks} is missing: run the segmentation stage before the ROI stage (or use roi.mask_source='manual')")
-    rows = []
-    with atomic_dir(out, force=force) as tmp:
-        ids = list(cohort.manifest.patient_id)
-        for pid in (ids if quiet else progress_bar(ids)):
-            p = _load(cohort, pid, run_dir)
-            mask = _auto_on_grid(masks, pid, p) if source == "auto" else p.mask
-            if mask is None: raise SegmentationError(f"patient {pid} has no manual mask but roi.mask_source is 'manual'")
-            fallback = not mask.any()
-            if fallback: mask = np.ones_like(mask)
-            box = roi_box(mask, p.affine, profile.roi.margin_mm)
-            roi = roi_crop(p.image, mask, p.affine, profile)
-            np.savez_compressed(path_inside(tmp, f"{pid}.npz"), image=roi, modalities=np.array(cohort.modalities),
-                                box=np.array([[b.start, b.stop] for b in box]), mask_source=np.array(source))
-            rows.append(dict(patient_id=pid, mask_source=source, fallback=fallback,
-                             **{f"{k}_{ax}": getattr(b, k) for ax, b in zip("xyz", box) for k in ("start", "stop")}))
-        pd.DataFrame(rows).to_csv(tmp / "index.csv", index=False)
-    return out
