@@ -16,7 +16,7 @@ its split (data.split_cohort) and the ROIs cropped around the manual masks (segm
 benchmark needs no trained U-Net. `--toy N` writes toy ROIs for N patients instead.
 Appends a section to benchmarks/RESULTS.md (or --results).
 """
-import argparse, math, os, platform, subprocess, time
+import argparse, math, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,24 +26,16 @@ import torch
 import torch.nn as nn
 from sklearn.metrics import roc_auc_score
 
-from sacroiliitis_dlr.core import get_profile, seed_everything, git_commit, read_run_profile, override, init_run
+from sacroiliitis_dlr.core import get_profile, seed_everything, read_run_profile, override, init_run
 from sacroiliitis_dlr.classification import (make_model, train_model, ROIDataset, roi_augment, class_weights,
-                                             predict_probs, torch_threads, load_rois,
+                                             predict_probs, torch_threads,
                                              inner_validation, run_classification_stage)
 from sacroiliitis_dlr.data import read_split
+from sacroiliitis_dlr.rois import load_rois
 from sacroiliitis_dlr.testing import make_toy_run
+from _common import commit, load_average, machine
 
 HERE = Path(__file__).resolve().parent
-
-
-def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return f"{os.cpu_count()} cores, {cpu}, GPU: {gpu}, torch {torch.__version__}"
-
-
-def load_avg(): return "%.1f %.1f %.1f" % os.getloadavg()
 
 
 def plain_fit(arch, x_tr, y_tr, x_va, y_va, profile, seed):
@@ -93,7 +85,7 @@ def loop_benchmark(run, profile, arch, reps, seed=0):
             else: plain_fit(arch, *args, profile, seed)
             # CPU time of this (single-threaded) process: on a shared machine wall time mostly measures the others
             res[kind].append(time.process_time() - c0)
-            print(f"  {kind:6s} rep {r}: {res[kind][-1]:.1f} s CPU, {time.perf_counter() - t0:.1f} s wall (load {load_avg()})", flush=True)
+            print(f"  {kind:6s} rep {r}: {res[kind][-1]:.1f} s CPU, {time.perf_counter() - t0:.1f} s wall (load {load_average():.1f})", flush=True)
     n = len(tr) * profile.classification.epochs
     return dict(arch=arch, modality=mods[-1], n_train=len(tr), epochs=profile.classification.epochs,
                 fastai_s=min(res["fastai"]), plain_s=min(res["plain"]), ratio=min(res["fastai"]) / min(res["plain"]),
@@ -125,7 +117,7 @@ def prepare(run, cohort_dir, profile, seed=0, n_jobs=None):
     "Synthetic cohort (if missing), split and ROIs around the manual masks."
     from sacroiliitis_dlr.synthetic import make_cohort
     from sacroiliitis_dlr.data import load_cohort, split_cohort
-    from sacroiliitis_dlr.segmentation import run_roi_stage
+    from sacroiliitis_dlr.rois import run_roi_stage
     t0 = time.perf_counter()
     if not (Path(cohort_dir)/"manifest.csv").exists(): make_cohort(cohort_dir, seed=seed, profile=profile, n_jobs=n_jobs)
     cohort = load_cohort(cohort_dir)
@@ -158,8 +150,8 @@ def main():
     profile = get_profile(a.profile) if a.profile else read_run_profile(run)
     if a.n_jobs: profile = override(profile, classification__n_jobs=a.n_jobs)
     lines = [f"\n## Classification ({profile.name} profile) - {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
-             f"- machine: {machine()}; load average at start {load_avg()} (shared machine)",
-             f"- commit: {git_commit()}; run: {run}{' (toy ROIs)' if a.toy else ''}; cohort: {a.cohort}",
+             f"- machine: {machine()} (shared machine)",
+             f"- commit: {commit()}; run: {run}{' (toy ROIs)' if a.toy else ''}; cohort: {a.cohort}",
              f"- profile.classification: {profile.classification}; roi.size {profile.roi.size}"]
     if a.note: lines.append(f"- {a.note}")
     if not a.stage_only:
@@ -176,7 +168,7 @@ def main():
         print("whole stage ...", flush=True)
         wall, table, oracle, log = stage_benchmark(run, profile, a.cohort)
         lines += ["", f"Whole stage: **{wall / 60:.1f} min** wall for {int(table.folds.sum())} fold models "
-                  f"(goal < 20 min, aim 10); load average at end {load_avg()}; training CPU time {log.cpu_seconds.sum() / 60:.1f} min, "
+                  f"(goal < 20 min, aim 10); load average at end {load_average():.1f}; training CPU time {log.cpu_seconds.sum() / 60:.1f} min, "
                   f"i.e. about {log.cpu_seconds.sum() / 60 / profile.classification.n_jobs:.1f} min wall on {profile.classification.n_jobs} idle cores", "",
                   table.round(3).reset_index().to_markdown(index=False)]
         if oracle is not None:

@@ -12,54 +12,16 @@ polled every 0.5 s. Stage times come from the run's ledger (`pipeline.json`), th
 Goals (issue 16): under 30 minutes and 8 GiB for `run --profile cpu`, test Dice >= 0.90. Appends a section to
 benchmarks/RESULTS.md unless --no-record.
 """
-import argparse, json, os, platform, signal, subprocess, sys, tempfile, time
+import argparse, json, sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import psutil
+from _common import commit, machine, measured, pipeline_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "sacroiliitis-dlr")
 GOAL_MIN, GOAL_GIB, GOAL_DICE = 30, 8, 0.90  # issue 16
-
-
-def tree_rss(p):
-    "Resident memory (bytes) of a process and all its descendants."
-    total = 0
-    for q in [p] + p.children(recursive=True):
-        try: total += q.memory_info().rss
-        except psutil.Error: pass
-    return total
-
-
-def measured(cmd, timeout):
-    "Run `cmd`; returns (exit code, wall seconds, peak tree RSS in bytes, mean and max 1-min load average, output)."
-    t0, peak, loads = time.monotonic(), 0, []
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        ps = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            peak = max(peak, tree_rss(ps)); loads.append(os.getloadavg()[0])
-            if time.monotonic() - t0 > timeout:  # the whole process group: fold-model workers and report kernels too
-                os.killpg(proc.pid, signal.SIGTERM); time.sleep(5)
-                if proc.poll() is None: os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(); break
-            time.sleep(0.5)
-        log.seek(0); text = log.read()
-    loads = loads or [os.getloadavg()[0]]
-    return proc.returncode, time.monotonic() - t0, peak, (sum(loads)/len(loads), max(loads)), text
-
-
-def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return f"{os.cpu_count()} cores, {cpu}, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, no GPU used"
-
-
-def commit():
-    from sacroiliitis_dlr.core import git_commit
-    return git_commit(ROOT) or "?"
 
 
 def du(path):
@@ -88,14 +50,14 @@ def main(argv=None):
     synth = None
     if not (cohort / "manifest.csv").exists():
         cmd = [CLI, "synth", "--out", str(cohort), "--acquisition", "clinical", "--profile", a.profile, "--seed", str(a.seed)] + size
-        rc, secs, peak, load, tail = measured(cmd, left())
+        m = measured(cmd, left(), every=0.5); rc, secs, peak, load, tail = m.returncode, m.seconds, m.peak_rss, (m.load_mean, m.load_max), m.output
         if rc: sys.exit(f"synth failed ({rc}):\n{tail[-3000:]}")
         synth = dict(wall_s=secs, peak=peak, load=load)
         print(f"== synth: {secs:.1f} s, peak {peak / 2**30:.2f} GiB, {du(cohort) / 2**30:.2f} GiB on disk", flush=True)
     cmd = [CLI, "run", "--cohort", str(cohort), "--out", str(run), "--profile", a.profile, "--seed", str(a.seed), "--quiet"]
     cmd += ["--no-reports"] if a.no_reports else []
-    rc, secs, peak, load, tail = measured(cmd, left())
-    print("".join(l + "\n" for l in tail.splitlines() if l.startswith("[pipeline")), end="", flush=True)
+    m = measured(cmd, left(), every=0.5); rc, secs, peak, load, tail = m.returncode, m.seconds, m.peak_rss, (m.load_mean, m.load_max), m.output
+    print(pipeline_lines(tail), end="", flush=True)
     finished = rc == 0
     led = json.loads((run / "pipeline.json").read_text())["stages"] if (run / "pipeline.json").exists() else {}
     plan = json.loads((run / "cohort" / "plan.json").read_text()) if (run / "cohort" / "plan.json").exists() else {}

@@ -5,23 +5,16 @@ definition as the ratio baseline on a size it can do. Run on demand:
 
 Prints the timings and appends a section to benchmarks/RESULTS.md (machine, commit, date).
 """
-import argparse, datetime, os, platform, statistics, time
+import argparse, datetime, platform, statistics, time
 from pathlib import Path
 
 import numpy as np
 
-from sacroiliitis_dlr.core import atomic_write, git_commit
+from sacroiliitis_dlr.core import atomic_write
 from sacroiliitis_dlr.metrics import delong_cov, delong_matrix, delong_test
+from _common import commit, machine
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or "unknown"
 
 
 def data(n, seed=0, ties=True):
@@ -90,9 +83,8 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = "\n".join([
         f"## DeLong test, {args.n:,} patients ({now})", "",
-        f"- machine: {os.cpu_count()} cores, {cpu_model()}, {platform.platform()}, Python {platform.python_version()}, "
-        f"numpy {np.__version__}",
-        f"- commit: {git_commit(Path(__file__).parent)}",
+        f"- machine: {machine()}, {platform.platform()}, numpy {np.__version__}",
+        f"- commit: {commit()}",
         f"- command: `.venv/bin/python benchmarks/delong.py --n {args.n} --repeats {args.repeats}`",
         f"- **delong_test (paired) on {args.n:,} patients: {med:.3f} s median of {args.repeats}** "
         f"(target < 1 s: {target}); AUCs {r.auc_a:.4f} vs {r.auc_b:.4f}, z = {r.statistic:.2f}",

@@ -6,7 +6,7 @@ dcm2niix per series, de-identified rewrite) and checks that no identifier reache
 
     .venv/bin/python benchmarks/dicom_import.py --work /tmp/dicom-bench --n-patients 10
 """
-import argparse, gzip, os, platform, shutil, subprocess, sys, time
+import argparse, gzip, os, shutil, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from pydicom.uid import generate_uid
 
 from sacroiliitis_dlr.dicom import volume_to_dicom
 from sacroiliitis_dlr.synthetic import make_cohort
+from _common import commit, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent/"sacroiliitis-dlr")
@@ -64,9 +65,8 @@ def main():
             for i, row in man.iterrows() for m in ("T1WI", "FS-T2WI")]
     shape = nib.load(files[0] if files[0].suffix == ".gz" else next(f for f in files if f.suffix == ".gz")).shape
     size = sum(f.stat().st_size for f in files)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    text = (f"\n\n## DICOM import at clinical resolution (issue 16, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit})\n\n"
-            f"- machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}; load average {os.getloadavg()[0]:.1f} at the end\n"
+    text = (f"\n\n## DICOM import at clinical resolution (issue 16, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit()})\n\n"
+            f"- machine: {machine(load=False)}; load average {os.getloadavg()[0]:.1f} at the end\n"
             f"- {a.n_patients} patients x 2 series, {n_files} DICOM files (volumes like {shape}, int16), written in {t_write:.1f} s\n"
             f"- `import-dicom`: {t_import:.1f} s in all, {t_import/a.n_patients:.2f} s per patient (header scan, dcm2niix per series, "
             f"de-identified rewrite); cohort {size/2**20:.1f} MiB; identifiers found in the cohort: {len(leaks)}\n"

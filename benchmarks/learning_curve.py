@@ -8,13 +8,14 @@ patients give each modality's ceiling. Results are appended to benchmarks/RESULT
     .venv/bin/python benchmarks/learning_curve.py                       # 2,400 patients, n = 310, 900, 1800
     .venv/bin/python benchmarks/learning_curve.py --n-patients 600 --sizes 100,300 --n-test 200 --out /tmp/lc
 """
-import argparse, multiprocessing, os, platform, subprocess, sys, time
+import argparse, multiprocessing, platform, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import commit, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +24,7 @@ def build(out:Path, n_patients:int, seed:int, profile:str):
     "The cohort (written once) and one (N, C, *roi) array of manual-mask ROIs with the labels."
     from sacroiliitis_dlr.synthetic import make_cohort
     from sacroiliitis_dlr.data import load_cohort, load_patient
-    from sacroiliitis_dlr.segmentation import roi_crop
+    from sacroiliitis_dlr.rois import roi_crop
     if not (out/"cohort").exists(): make_cohort(out/"cohort", n_patients=n_patients, seed=seed, profile=profile)
     if (out/"rois.npz").exists(): return
     c = load_cohort(out/"cohort")
@@ -78,13 +79,10 @@ def main():
     tail = orc.set_index("patient_id").loc[man.patient_id.iloc[-a.n_test:]]
     ceil = {c.removeprefix("oracle_"): round(float(roc_auc_score(tail.label, tail[c])), 3) for c in orc if c.startswith("oracle_")}
     print(res.to_string(index=False)); print("oracle AUCs of the held-out patients:", ceil)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "sacroiliitis_dlr"], capture_output=True, text=True).stdout.strip()
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = (f"\n## Learning curve of the base CNNs, {a.profile} profile ({now})\n\n"
-            f"- machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, {platform.platform()}, "
-            f"Python {platform.python_version()}; {a.n_jobs} models trained side by side, one thread each\n"
-            f"- commit: {commit}{'+dirty' if dirty else ''}\n"
+            f"- machine: {machine()}, {platform.platform()}; {a.n_jobs} models trained side by side, one thread each\n"
+            f"- commit: {commit()}\n"
             f"- command: `{' '.join(['python', 'benchmarks/learning_curve.py', *sys.argv[1:]])}`\n"
             f"- cohort: `make_cohort(n_patients={a.n_patients}, seed={a.seed})` (cohort + ROIs {t_build:.0f} s); ROIs from the "
             f"manual masks; {a.arch} trained on the first n patients (inner validation split as in the stage), scored on "

@@ -30,7 +30,7 @@ and the full paper schedule is extrapolated from the steady epochs. Results go t
 Usage (device machine, about 8-9 minutes on an H100): python benchmarks/paper_gpu.py --work /tmp/paper --out $OUT
        a dry run on a CPU: ... --profile smoke --n-patients 40 --seg-epochs 1 --cls-epochs 2 --concurrent 1,2
 """
-import argparse, json, os, platform, subprocess, sys, threading, time
+import argparse, json, os, subprocess, sys, threading, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,13 +43,16 @@ from fastai.callback.core import Callback
 from sacroiliitis_dlr.core import get_profile, override, init_run, git_commit
 from sacroiliitis_dlr.synthetic import make_cohort
 from sacroiliitis_dlr.data import load_cohort, read_split
-from sacroiliitis_dlr.segmentation import run_segmentation_stage, run_roi_stage
+from sacroiliitis_dlr.segmentation import run_segmentation_stage
+from sacroiliitis_dlr.rois import run_roi_stage
 from fastai.callback.fp16 import MixedPrecision
 from monai.utils import convert_to_tensor
 
-from sacroiliitis_dlr.classification import load_rois, train_fold, count_parameters, make_model, train_folds_submitit
+from sacroiliitis_dlr.classification import train_fold, count_parameters, make_model, train_folds_submitit
+from sacroiliitis_dlr.rois import load_rois
 from sacroiliitis_dlr.jobs import ExecutorConfig
-from sacroiliitis_dlr.pipeline import run_cohort_stage
+from sacroiliitis_dlr.data import run_cohort_stage
+from _common import machine_facts as machine
 
 
 class EpochTimer(Callback):
@@ -136,12 +139,6 @@ def epoch_summary(times, full_epochs):
 
 def gpu_peak_gib():
     return round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
-
-
-def machine():
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return dict(cores=os.cpu_count(), gpu=gpu, torch=torch.__version__, python=platform.python_version(),
-                cudnn=torch.backends.cudnn.version() if torch.cuda.is_available() else None)
 
 
 def extrapolate(res, a, paper, n_train):

@@ -9,52 +9,23 @@ stage's own time (without Python start-up and imports) comes from the run's ledg
 
 Appends a section to benchmarks/RESULTS.md (figures, machine, commit, date).
 """
-import argparse, json, os, platform, subprocess, sys, tempfile, time
+import argparse, json, sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psutil
-
-ROOT = Path(__file__).resolve().parents[1]
-CLI = str(Path(sys.executable).parent / "sacroiliitis-dlr")
-STAGES = ["cohort", "segmentation", "roi", "classification", "stacking", "combined", "summary", "reports"]
-
-
-def tree_rss(p):
-    "Resident memory (bytes) of a process and all its descendants."
-    total = 0
-    for q in [p] + p.children(recursive=True):
-        try: total += q.memory_info().rss
-        except psutil.Error: pass
-    return total
+from _common import commit, machine, measured as _measured, pipeline_lines
 
 
 def measured(cmd, timeout):
-    "Run `cmd`; returns (exit code, wall seconds, peak tree RSS in bytes, its output)."
-    t0, peak = time.monotonic(), 0
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
-        ps = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            peak = max(peak, tree_rss(ps))
-            if time.monotonic() - t0 > timeout:
-                proc.kill(); raise TimeoutError(f"{' '.join(cmd)} ran over {timeout} s")
-            time.sleep(0.2)
-        log.seek(0); text = log.read()
-    print("".join(l + "\n" for l in text.splitlines() if l.startswith("[pipeline")), end="", flush=True)
-    return proc.returncode, time.monotonic() - t0, peak, text
+    "Run `cmd` (`_common.measured`), printing its progress lines; (exit code, wall s, peak tree RSS, output); over `timeout` s: TimeoutError."
+    m = _measured(cmd, timeout)
+    if m.timed_out: raise TimeoutError(f"{' '.join(cmd)} ran over {timeout} s")
+    print(pipeline_lines(m.output), end="", flush=True)
+    return m.returncode, m.seconds, m.peak_rss, m.output
 
-
-def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return f"{os.cpu_count()} cores, {cpu}, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, load average " \
-           f"{os.getloadavg()[0]:.1f} at start"
-
-
-def commit():
-    from sacroiliitis_dlr.core import git_commit
-    return git_commit(ROOT) or "?"
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "sacroiliitis-dlr")
+STAGES = ["cohort", "segmentation", "roi", "classification", "radiomics", "stacking", "combined", "summary", "reports"]
 
 
 def main(argv=None):

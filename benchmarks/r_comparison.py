@@ -16,22 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sacroiliitis_dlr.core import atomic_write, git_commit
+from sacroiliitis_dlr.core import atomic_write
 from sacroiliitis_dlr import metrics as M
 from sacroiliitis_dlr.segmentation import volume_agreement
+from _common import commit, machine
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 R_PACKAGES = ["r-base-core", "r-cran-proc", "r-cran-rms", "r-cran-hmisc", "r-cran-psych"]
 NB_THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)
 CAT_THRESHOLDS = (0.2, 0.5)
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or "unknown"
 
 
 def ensure_r():
@@ -343,8 +336,8 @@ def issue32_section(py_opt, py_ss, r_opt, r_ss):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join([
         f"## Comparison with R: bootstrap optimism and sample sizes (issue 32) ({now})", "",
-        f"- machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}; R {r_versions(('rms', 'Hmisc'))}",
-        f"- commit: {git_commit(Path(__file__).parent)}",
+        f"- machine: {machine()}; R {r_versions(('rms', 'Hmisc'))}",
+        f"- commit: {commit()}",
         "- command: `.venv/bin/python benchmarks/r_comparison.py --part issue32`",
         f"- `metrics.bootstrap_optimism` against `rms::validate(lrm(y ~ ., x=TRUE, y=TRUE), method='boot', B={OPT_B})` fed the "
         f"same {OPT_B} resamples (a copy of `predab.resample` whose `sample` returns Python's rows), on {len(OPT_DATASETS)} data "
@@ -415,9 +408,8 @@ def main():
     kinds = ", ".join(f"{k} {'/'.join(str(n) for kk, n in DATASETS if kk == k)}" for k in dict.fromkeys(k for k, _ in DATASETS))
     section = "\n".join([
         f"## Comparison with R (issue 15) ({now})", "",
-        f"- machine: {os.cpu_count()} cores, {cpu_model()}, {platform.platform()}, Python {platform.python_version()}, "
-        f"numpy {np.__version__}; R {r_versions()}",
-        f"- commit: {git_commit(Path(__file__).parent)}",
+        f"- machine: {machine()}, {platform.platform()}, numpy {np.__version__}; R {r_versions()}",
+        f"- commit: {commit()}",
         "- command: `.venv/bin/python benchmarks/r_comparison.py`",
         f"- {len(DATASETS)} generated data sets (kind and patients: {kinds}); `n` below counts the values compared",
         f"- **largest absolute difference over every quantity: {worst:.1e}**; values NaN in one language only: "

@@ -3,7 +3,7 @@ cohort (the CNNs' folds), T1WI and FS-T2WI. Test AUCs are never computed here: t
 
     flock /tmp/sdlr-heavy.lock .venv/bin/python benchmarks/radiomics_variants.py reports/synthetic-cpu  (about 20 min on 2 cores)
 """
-import sys, warnings, platform, subprocess, datetime
+import sys, warnings, datetime
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.exceptions import ConvergenceWarning
@@ -12,12 +12,14 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sacroiliitis_dlr.classification import load_rois
+from sacroiliitis_dlr.rois import load_rois
 from sacroiliitis_dlr.data import read_split
-from sacroiliitis_dlr.radiomics import FAMILIES, RadiomicsConfig, joint_masks, mirp_features
+from sacroiliitis_dlr.core import RadiomicsConfig
+from sacroiliitis_dlr.radiomics import joint_masks, mirp_features
 from sacroiliitis_dlr.segmentation import load_mask
 import torch
 from monai.transforms import Resize
+from _common import commit, machine
 
 def roi_grid_masks(run, split, size):
     "ROI-grid masks from segmentation/masks and each ROI's box (runs whose masks share the ROI stage's grid)."
@@ -75,11 +77,9 @@ def main(run):
                 a = oof_auc(F, split, kind.lower()[:2], k); rows.append(dict(modality=mod, features=feat, where=where, model=kind, n_features=F.shape[1], oof_auc=round(a, 3)))
                 print(rows[-1], flush=True)
     res = pd.DataFrame(rows)
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     with open(Path(__file__).parent/"RESULTS.md", "a") as f:
         f.write(f"\n## Radiomics variants, training-cohort out-of-fold AUC ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)\n\n"
-                f"- run folder {run}; machine: {platform.machine()}, {cpu}; commit {commit}\n\n"
+                f"- run folder {run}; machine: {machine()}; commit {commit()}\n\n"
                 + res.pivot_table(index=["features", "where", "model"], columns="modality", values="oof_auc", sort=False).to_markdown() + "\n")
 
 if __name__ == "__main__": main(sys.argv[1] if len(sys.argv) > 1 else "reports/synthetic-cpu")

@@ -5,20 +5,17 @@ benchmarks/RESULTS.md with the machine it ran on.
     .venv/bin/python benchmarks/segmentation.py --cohort data/synthetic --profile cpu --seed 0
 """
 from __future__ import annotations
-import argparse, datetime, os, platform, shutil, tempfile, time
+import argparse, datetime, shutil, tempfile, time
 from pathlib import Path
 import pandas as pd, torch
-from sacroiliitis_dlr.core import get_profile, init_run, load_json, git_commit
+from sacroiliitis_dlr.core import get_profile, init_run, load_json
 from sacroiliitis_dlr.data import load_cohort, split_cohort
-from sacroiliitis_dlr.segmentation import run_segmentation_stage, run_roi_stage
+from sacroiliitis_dlr.segmentation import run_segmentation_stage
+from sacroiliitis_dlr.rois import run_roi_stage
+from _common import commit, machine
 
 HERE = Path(__file__).parent
 
-def machine()->str:
-    "Cores, CPU model and GPU, in one line."
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), platform.processor())
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {cpu}; torch threads {torch.get_num_threads()}; GPU {gpu}"
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -55,7 +52,7 @@ def main(argv=None):
 ## Segmentation: 3D U-Net at the `{profile.name}` profile ({stamp})
 
 - machine: {machine()}
-- commit: {git_commit()}; cohort: `{args.cohort}` ({len(cohort.manifest)} patients), seed {args.seed}
+- commit: {commit()}; cohort: `{args.cohort}` ({len(cohort.manifest)} patients), seed {args.seed}
 - network: channels {cfg.channels}, strides {cfg.strides}, residual units {cfg.num_res_units}, patch {cfg.patch_size},
   {cfg.epochs} epochs x {cfg.patches_per_epoch} patches, batch {cfg.batch_size}, lr {cfg.lr}
 - training patients {timing['n_train']} + validation {timing['n_valid']}; **training time {timing['train_seconds']:.0f} s**

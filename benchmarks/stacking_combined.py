@@ -7,7 +7,7 @@ model). Nothing is tuned here: it only reads the run folder's artefacts.
 
 Appends a section to benchmarks/RESULTS.md (figures, machine, commit, date).
 """
-import argparse, json, os, platform, shutil, subprocess, tempfile, time
+import argparse, json, shutil, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,18 +15,9 @@ import pandas as pd
 
 from sacroiliitis_dlr.core import atomic_write
 from sacroiliitis_dlr.metrics import auc_ci, delong_test
+from _common import commit, machine
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
-    return f"{os.cpu_count()} cores, {cpu}, load average {os.getloadavg()[0]:.1f} at start"
-
-
-def commit():
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 def rerun_times(run, cohort_dir):

@@ -5,22 +5,14 @@ Appends a section to benchmarks/RESULTS.md: write time, load_cohort (validation)
 folder size, oracle AUCs, rater-vs-truth mask Dice, the machine (cores, CPU model), the commit and the date.
 Target (issue 3): the cohort is written in under 2 minutes on 2 cores.
 """
-import argparse, datetime, os, platform, resource, shutil, subprocess, tempfile, time
+import argparse, datetime, resource, shutil, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.metrics import roc_auc_score
 from sacroiliitis_dlr.synthetic import make_cohort
 from sacroiliitis_dlr.data import load_cohort, load_patient, split_cohort
-from sacroiliitis_dlr.core import git_commit
+from _common import commit, load_average, machine
 
-def cpu_model():
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-def load_average():
-    try: return os.getloadavg()[0]
-    except OSError: return float("nan")
 
 def main():
     ap = argparse.ArgumentParser()
@@ -47,8 +39,8 @@ def main():
     lat = pd.read_csv(out/"latents.csv")
     sp = split_cohort(coh)
     lines = [f"## synthetic cohort: write + load ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)", "",
-             f"- machine: {os.cpu_count()} cores, {cpu_model()}; load average before the run {load0:.2f} (machine shared)",
-             f"- commit: {git_commit()}", f"- command: `python benchmarks/synthetic.py --n-jobs {a.n_jobs} --profile {a.profile} --seed {a.seed}`", "",
+             f"- machine: {machine(load=False)}; load average before the run {load0:.2f} (machine shared)",
+             f"- commit: {commit()}", f"- command: `python benchmarks/synthetic.py --n-jobs {a.n_jobs} --profile {a.profile} --seed {a.seed}`", "",
              "| measure | value |", "|---|---|",
              f"| patients (positive) | {len(man)} ({int(man.label.sum())}) |",
              f"| make_cohort, {a.n_jobs} processes, wall | {t_write:.1f} s (target < 120 s) |",
