@@ -236,3 +236,119 @@ def test_templates_do_not_redefine_the_package():
              for t in sorted((PACKAGE / "templates").glob("*.ipynb"))
              for name in sorted(_template_functions(json.loads(t.read_text())) & (exported | set(TEMPLATE_HELPERS_IN_THE_PACKAGE)))]
     assert not clash, f"use the package's own function instead: {clash}"
+
+
+# Issue 26 ("Rooms that do one job"): the package's import structure. Every import counts, also one inside a
+# function (a deferred import hides a circle from Python, not from a reader), and a room takes only public names.
+PKG = "sacroiliitis_dlr"
+_NAMED_IMPORT = re.compile(PKG + r"\.(\w+)(?::[\w.]+)?")  # a module, or a function, named by a string for a lazy import
+
+
+def _package_modules() -> dict:
+    "Module name -> source of every module of the package (the generated index `_modidx` aside)."
+    return {p.stem: p.read_text() for p in sorted(PACKAGE.glob("*.py")) if p.stem != "_modidx"}
+
+
+def _imported_module(node, name=None):
+    "The package module an import node (with `name`, one of its aliases) refers to, or None for any other import."
+    if isinstance(node, ast.Import):
+        parts = name.split(".")
+        return parts[1] if parts[0] == PKG and len(parts) > 1 else None
+    mod = node.module or ""
+    if node.level == 0 and not (mod == PKG or mod.startswith(PKG + ".")): return None
+    parts = mod.split(".")[1:] if node.level == 0 else (mod.split(".") if mod else [])
+    return parts[0] if parts else name  # `from . import x`, `from sacroiliitis_dlr import x`: x is the module
+
+
+def _imports(source: str) -> tuple:
+    "(modules imported, private names taken) of one module's source: [(module, line)], [(module, name, line)]."
+    tree, mods, private, bound = ast.parse(source), [], [], {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if m := _imported_module(node, a.name):
+                    mods.append((m, node.lineno))
+                    if a.asname: bound[a.asname] = m
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                m = _imported_module(node, a.name)
+                if m is None: continue
+                mods.append((m, node.lineno))
+                if m == a.name and (node.module is None or node.module == PKG): bound[a.asname or a.name] = m
+                elif a.name.startswith("_") and not a.name.startswith("__"): private.append((m, a.name, node.lineno))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (m := _NAMED_IMPORT.fullmatch(node.value)):
+            mods.append((m[1], node.lineno))  # "sacroiliitis_dlr.x:f" (a stage's function, imported when it runs)
+    for node in ast.walk(tree):  # `x._y` where x names a package module; `sacroiliitis_dlr.x._y`
+        if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")): continue
+        v = node.value
+        if isinstance(v, ast.Name) and v.id in bound: private.append((bound[v.id], node.attr, node.lineno))
+        elif isinstance(v, ast.Attribute) and isinstance(v.value, ast.Name) and v.value.id == PKG:
+            private.append((v.attr, node.attr, node.lineno))
+    return mods, private
+
+
+def _import_graph(sources: dict) -> dict:
+    "Module -> {imported package module: first line}, self-imports left out."
+    graph = {}
+    for name, src in sources.items():
+        edges = {}
+        for m, line in _imports(src)[0]:
+            if m != name and m in sources: edges.setdefault(m, line)
+        graph[name] = edges
+    return graph
+
+
+def _import_circles(graph: dict) -> list:
+    "Each group of modules that import one another in a circle (Tarjan's strongly connected components), sorted."
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+    def visit(v):
+        index[v] = low[v] = counter[0]; counter[0] += 1; stack.append(v); on.add(v)
+        for w in graph.get(v, {}):
+            if w not in index: visit(w); low[v] = min(low[v], low[w])
+            elif w in on: low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop(); on.discard(w); comp.append(w)
+                if w == v: break
+            if len(comp) > 1: out.append(sorted(comp))
+    for v in sorted(graph):
+        if v not in index: visit(v)
+    return sorted(out)
+
+
+def _describe_circle(graph: dict, comp: list) -> str:
+    "The imports inside one circle, as 'a:12 -> b' lines (module, line of its import, imported module)."
+    return "; ".join(f"{a}:{graph[a][b]} -> {b}" for a in comp for b in sorted(graph[a]) if b in comp)
+
+
+def test_import_structure_check_finds_what_it_should():
+    "Circles through imports inside functions, absolute and relative forms, private names by import and by attribute."
+    src = {"a": "from .b import f\n", "b": "def g():\n    from sacroiliitis_dlr.c import h\n",
+           "c": "def k():\n    import sacroiliitis_dlr.a as A\n    return A._secret\n",
+           "d": "from .core import _hidden, public\nfrom . import core\nx = core._other\nimport numpy as np\n",
+           "core": "from sacroiliitis_dlr import __version__\n",
+           "e": "STAGE = 'sacroiliitis_dlr.a:run_a_stage'\nNOTE = 'see sacroiliitis_dlr.a for more'\n"}
+    graph = _import_graph(src)
+    assert _import_circles(graph) == [["a", "b", "c"]]
+    assert _describe_circle(graph, ["a", "b", "c"]) == "a:1 -> b; b:2 -> c; c:2 -> a"
+    assert _imports(src["c"])[1] == [("a", "_secret", 3)]
+    assert sorted(_imports(src["d"])[1]) == [("core", "_hidden", 1), ("core", "_other", 3)]
+    assert _imports(src["core"])[1] == []  # a dunder such as __version__ is not a private name
+    assert _imports(src["e"])[0] == [("a", 1)]  # a stage named by a string is an import; prose naming a module is not
+
+
+def test_no_import_circle_between_package_modules():
+    "No two modules of the package import each other, directly or round a longer circle (issue 26)."
+    graph = _import_graph(_package_modules())
+    circles = [f"{' <-> '.join(c)}: {_describe_circle(graph, c)}" for c in _import_circles(graph)]
+    print("\n".join(circles) or "no import circle")
+    assert not circles, f"import circles (module:line -> imported module): {circles}"
+
+
+def test_no_module_imports_another_modules_private_name():
+    "A module takes only public names of another (no `from .x import _y`, no `x._y`) (issue 26)."
+    found = [f"{name}:{line} takes {m}.{attr}" for name, src in _package_modules().items()
+             for m, attr, line in _imports(src)[1] if m != name]
+    print("\n".join(found) or "no private name crosses modules")
+    assert not found, f"make these public in their module, or move the code that needs them there: {found}"
