@@ -15,8 +15,7 @@ from dataclasses import dataclass
 __all__ = ['ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical', 'fit_logit', 'odds_ratio_table',
            'univariable_table', 'backward_aic', 'ClinicalSelection', 'select_clinical_factors', 'predict_logit',
            'NomogramScales', 'nomogram_scales', 'nomogram_points', 'points_to_prob', 'plot_nomogram', 'CombinedFit',
-           'fit_combined', 'run_combined_stage', 'read_coefficients', 'predict_from_base_probs', 'load_patient_files',
-           'predict_patient']
+           'fit_combined', 'run_combined_stage', 'read_coefficients', 'apply_clinical_models']
 
 # %% ../nbs/13_combined.ipynb #bc0962c0
 import numpy as np
@@ -28,17 +27,17 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 from threadpoolctl import threadpool_limits
-from .core import atomic_dir, get_profile, load_json, read_run_profile, save_json
+from .core import SacroiliitisError, atomic_dir, get_profile, load_json, read_run_profile, save_json
 from .data import CLINICAL_LABELS, CLINICAL_RANGES, read_split  # the one split reader; the documented clinical columns, with their labels
 from .evaluation import ModelComparison, compare_models  # the comparison's statistics have one home
 from .evaluation import read_prediction_tables
 from .metrics import MetricsError, auc_ci
 from .plots import plot_calibration, plot_decision_curve, plot_forest, plot_roc, save_figure
-from .stacking import (StackingError, apply_dlr_signature, meta_features, prob_logit,
+from .stacking import (StackingError, meta_features, prob_logit,
                                        read_base_predictions)
 
 # %% ../nbs/13_combined.ipynb #f2edc129
-class ClinicalError(ValueError):
+class ClinicalError(SacroiliitisError, ValueError):
     "Clinical data are missing, unusable, or a model cannot be fitted; the message names patient and column."
 
 # %% ../nbs/13_combined.ipynb #58e1997e
@@ -411,11 +410,11 @@ def _check_terms(coefs, path, enc):
     if unknown: raise ClinicalError(f"{path} has terms {unknown} that the clinical encoder does not make: rerun the combined stage")
 
 # %% ../nbs/13_combined.ipynb #75a92e4e
-def predict_from_base_probs(run_dir,          # run folder with finished stacking and combined stages
-                            base_probs:dict,  # {base model: probability} for one patient
-                            clinical:dict     # {clinical column: value}; None/NaN where unknown (imputed)
-                           )->dict:
-    "The combined probability of one patient with its parts: base models, DLR signature, clinical model."
+def apply_clinical_models(run_dir,             # run folder with a finished combined stage
+                          dlr_signature:float, # the patient's DLR signature probability (`stacking.apply_dlr_signature`)
+                          clinical:dict        # {clinical column: value}; None/NaN where unknown (imputed)
+                         )->dict:
+    "The combined and clinical probabilities of one patient, and the clinical columns imputed."
     folder = Path(run_dir)/"combined"
     if not (folder/"combined_model.csv").exists(): raise ClinicalError(f"{folder} has no combined model: run the combined stage")
     enc = load_json(folder/"encoder.json")
@@ -425,40 +424,6 @@ def predict_from_base_probs(run_dir,          # run folder with finished stackin
     for m, t in coefs.items(): _check_terms(t, folder/f"{m}_model.csv", enc)
     raw = pd.DataFrame([{c: clinical.get(c, np.nan) for c in enc["columns"]}], index=["new patient"])
     X = encode_clinical(raw, enc)
-    sig = apply_dlr_signature(run_dir, base_probs)
-    X.insert(0, "dlr_signature", prob_logit([sig]))
-    return dict(combined=float(predict_logit(coefs["combined"], X)[0]), dlr_signature=sig,
-                clinical=float(predict_logit(coefs["clinical"], X)[0]), base_models={k: float(v) for k, v in base_probs.items()},
+    X.insert(0, "dlr_signature", prob_logit([dlr_signature]))
+    return dict(combined=float(predict_logit(coefs["combined"], X)[0]), clinical=float(predict_logit(coefs["clinical"], X)[0]),
                 imputed=[c for c in enc["columns"] if pd.isna(raw.loc["new patient", c])])
-
-# %% ../nbs/13_combined.ipynb #57b33929
-def load_patient_files(run_dir,               # a run folder with a finished segmentation stage
-                       paths:dict,            # {modality: NIfTI path} for one patient
-                       patient_id="new patient"):
-    "One new patient's NIfTI files harmonised exactly as the cohort's were (`data.load_patient` at the run's spacing), channels in the run's order."
-    from sacroiliitis_dlr.data import Cohort, load_patient, run_spacing
-    rec = Path(run_dir)/"segmentation"/"profile.json"; meta = load_json(rec)
-    modalities = meta.get("modalities") if isinstance(meta, dict) else None
-    if not isinstance(modalities, list) or not modalities: raise ClinicalError(f"{rec} names no modalities: rerun the segmentation stage")
-    modalities = tuple(modalities)
-    missing = [m for m in modalities if m not in paths]
-    if missing: raise ClinicalError(f"patient {patient_id}: no image for modality {missing}; the run's models need {list(modalities)}")
-    row = dict(patient_id=str(patient_id), **{f"image_{m}": str(Path(paths[m]).resolve()) for m in modalities})
-    return load_patient(Cohort(Path(".").resolve(), pd.DataFrame([row]), modalities, ()), str(patient_id),
-                        spacing=run_spacing(run_dir))
-
-# %% ../nbs/13_combined.ipynb #eac76933
-def predict_patient(run_dir,      # a finished run folder
-                    images,       # a `data.PatientImages`, or {modality: NIfTI path}
-                    clinical:dict,# {clinical column: value}; None where unknown (imputed as in training)
-                    mask=None     # the patient's SIJ mask on the harmonised grid, if already segmented (default: the run's U-Net)
-                   )->dict:
-    "Combined-model probability of a new patient from images and clinical values, with every part."
-    from sacroiliitis_dlr import classification, radiomics, segmentation
-    if isinstance(images, dict): images = load_patient_files(run_dir, images)
-    if mask is None: mask = segmentation.predict_mask(run_dir, images)
-    profile = read_run_profile(run_dir)
-    roi = segmentation.roi_crop(images.image, mask, images.affine, profile)
-    base = classification.predict_base_models(run_dir, roi, radiomics.roi_mask(mask, images.affine, profile))
-    res = predict_from_base_probs(run_dir, base, clinical)
-    return dict(patient_id=images.patient_id, **res, mask_voxels=int(np.asarray(mask).sum()))
