@@ -7,13 +7,14 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/predict.html.md"""
 
 # %% ../nbs/35_predict.ipynb #08b5cdcd
 from __future__ import annotations
-import base64, html, io, math
+import math, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PREDICTION_MARKER', 'PredictError', 'parse_pairs', 'check_inputs', 'run_cutoff', 'mask_to_native',
-           'probability_table', 'format_prediction', 'plot_prediction_overlay', 'prediction_html',
-           'check_output_folder', 'predict_new_patient']
+__all__ = ['PREDICTION_MARKER', 'PredictError', 'parse_pairs', 'check_inputs', 'run_cutoff', 'mask_to_native', 'run_modalities',
+           'load_patient_files', 'segment_patient', 'predict_from_base_probs', 'predict_patient', 'probability_table',
+           'format_prediction', 'plot_prediction_overlay', 'prediction_html', 'check_output_folder',
+           'predict_new_patient']
 
 # %% ../nbs/35_predict.ipynb #79e2415c
 import numpy as np
@@ -21,13 +22,20 @@ import pandas as pd
 import nibabel as nib
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
-from .core import (atomic_dir, atomic_write, check_replace_target, load_json, read_run_profile, save_json,
-                                   verify_bundle)
-from .data import CLINICAL_RANGES, check_image_header, ras_grid, resample_mask
-from .combined import load_patient_files, predict_patient
+from .core import (SacroiliitisError, atomic_dir, atomic_write, check_replace_target, load_json,
+                                   read_run_profile, save_json, verify_bundle)
+from .data import CLINICAL_RANGES, Cohort, check_image_header, load_patient, ras_grid, resample_mask, run_spacing
+from .pages import esc, html_page, html_table, image_tag
+# each stage applies its own stored models to one patient; this module composes them (no stage calls another)
+from .segmentation import predict_mask
+from .rois import crop_roi, roi_mask
+from .classification import predict_cnn_models
+from .radiomics import predict_radiomics
+from .stacking import apply_dlr_signature
+from .combined import apply_clinical_models
 
 # %% ../nbs/35_predict.ipynb #8d72dfe6
-class PredictError(ValueError):
+class PredictError(SacroiliitisError, ValueError):
     "A new patient's inputs do not fit the run; the message lists every problem (option, modality or column)."
     def __init__(self, problems:list):
         self.problems = list(problems)
@@ -100,6 +108,70 @@ def mask_to_native(mask:np.ndarray,     # (X, Y, Z) mask on the harmonised grid
     out.set_qform(img.affine, 1); out.set_sform(img.affine, 1)
     return out
 
+# %% ../nbs/35_predict.ipynb #aec30d6d
+def run_modalities(run_dir # a run folder with a finished segmentation stage
+                  )->tuple:
+    "The modalities the run's models take, in channel order (`segmentation/profile.json`)."
+    rec = Path(run_dir)/"segmentation"/"profile.json"; meta = load_json(rec)
+    modalities = meta.get("modalities") if isinstance(meta, dict) else None
+    if not isinstance(modalities, list) or not modalities: raise PredictError([f"{rec} names no modalities: rerun the segmentation stage"])
+    return tuple(modalities)
+
+# %% ../nbs/35_predict.ipynb #ed2bf7c0
+def load_patient_files(run_dir,               # a run folder with a finished segmentation stage
+                       paths:dict,            # {modality: NIfTI path} for one patient
+                       patient_id="new patient"
+                      ):
+    "One new patient's NIfTI files harmonised as the cohort's were (`data.load_patient` at the run's spacing), channels in the run's order."
+    modalities = run_modalities(run_dir)
+    missing = [m for m in modalities if m not in paths]
+    if missing: raise PredictError([f"patient {patient_id}: no image for modality {missing}; the run's models need {list(modalities)}"])
+    row = dict(patient_id=str(patient_id), **{f"image_{m}": str(Path(paths[m]).resolve()) for m in modalities})
+    return load_patient(Cohort(Path(".").resolve(), pd.DataFrame([row]), modalities, ()), str(patient_id),
+                        spacing=run_spacing(run_dir))
+
+# %% ../nbs/35_predict.ipynb #e0ca36f6
+def segment_patient(run_dir,  # a run folder with a finished segmentation stage
+                    images,   # the harmonised `data.PatientImages` (`load_patient_files`)
+                    *,
+                    grid=None # (shape, affine) of the patient's native grid (`data.ras_grid` of the first image); None: none
+                   )->tuple:
+    "`(mask, native)`: the run's SIJ mask on the harmonised grid and, given `grid`, the mask it came from on that grid."
+    if grid is None: return predict_mask(run_dir, images), None
+    native = predict_mask(run_dir, images, grid=grid)
+    return resample_mask(native, grid[1], images.image.shape[1:], images.affine), native
+
+# %% ../nbs/35_predict.ipynb #ccbc1386
+def predict_from_base_probs(run_dir,          # run folder with finished stacking and combined stages
+                            base_probs:dict,  # {base model: probability} for one patient
+                            clinical:dict     # {clinical column: value}; None/NaN where unknown (imputed)
+                           )->dict:
+    "The combined probability of one patient with its parts: base models, DLR signature, clinical model."
+    sig = apply_dlr_signature(run_dir, base_probs)
+    clin = apply_clinical_models(run_dir, sig, clinical)
+    return dict(combined=clin["combined"], dlr_signature=sig, clinical=clin["clinical"],
+                base_models={k: float(v) for k, v in base_probs.items()}, imputed=clin["imputed"])
+
+# %% ../nbs/35_predict.ipynb #c3397413
+def predict_patient(run_dir,       # a finished run folder
+                    images,        # a `data.PatientImages` (harmonised as the run's), or {modality: NIfTI path}
+                    clinical:dict, # {clinical column: value}; None where unknown (imputed as in training)
+                    *,
+                    mask=None,     # the SIJ mask on the harmonised grid, if already segmented (default: the run's U-Net, once)
+                    grid=None      # the native grid to segment on (default for files: the first image's RAS grid)
+                   )->dict:
+    "Combined-model probability of a new patient from images and clinical values, with every part."
+    if isinstance(images, dict):
+        grid = grid or ras_grid(images[run_modalities(run_dir)[0]])
+        images = load_patient_files(run_dir, images)
+    if mask is None: mask, _ = segment_patient(run_dir, images, grid=grid)
+    profile = read_run_profile(run_dir)
+    roi, _, _ = crop_roi(images.image, mask, images.affine, profile=profile)
+    base = predict_cnn_models(run_dir, roi)
+    if (Path(run_dir)/"radiomics"/"config.json").exists():
+        base.update(predict_radiomics(run_dir, roi, roi_mask(mask, images.affine, profile=profile)))
+    return dict(patient_id=images.patient_id, **predict_from_base_probs(run_dir, base, clinical), mask_voxels=int(np.asarray(mask).sum()))
+
 # %% ../nbs/35_predict.ipynb #79c6e95f
 _PART_NAMES = dict(combined="Combined model (DLR signature + clinical)", dlr_signature="DLR signature", clinical="Clinical model")
 
@@ -144,23 +216,21 @@ def plot_prediction_overlay(images,          # the harmonised `data.PatientImage
 # %% ../nbs/35_predict.ipynb #6956dd31
 def prediction_html(res:dict, cutoff, fig:plt.Figure, run_dir)->str:
     "A one-page HTML: the overlay (PNG inline), the probabilities table and the training cut-off; no code."
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    png = base64.b64encode(buf.getvalue()).decode()
+    with tempfile.TemporaryDirectory() as d:  # the figure travels inside the page
+        fig.savefig(Path(d)/"overlay.png", format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+        img = image_tag(Path(d)/"overlay.png", "SIJ mask overlay")
     cfg = load_json(Path(run_dir)/"config.json")
-    table = probability_table(res).assign(probability=lambda d: d.probability.map("{:.4f}".format)).to_html(index=False, border=0)
+    table = probability_table(res).assign(probability=lambda d: d.probability.map("{:.4f}".format)).pipe(html_table, index=False)
     cut = "none (the training scores did not separate)" if cutoff is None else f"{cutoff:.4f}"
     call = "" if cutoff is None else f" ({'at or above' if res['combined'] >= cutoff else 'below'} the cut-off)"
-    imputed = f"<p>Imputed as in training (not given): {html.escape(', '.join(res['imputed']))}.</p>" if res["imputed"] else ""
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>sacroiliitis-dlr prediction</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}td,th{{padding:.2em .8em;text-align:left}}</style></head><body>
-<h1>Prediction for one patient</h1>
+    imputed = f"<p>Imputed as in training (not given): {esc(', '.join(res['imputed']))}.</p>" if res["imputed"] else ""
+    return html_page("sacroiliitis-dlr prediction", f"""<h1>Prediction for one patient</h1>
 <p>Combined-model probability of axSpA-related sacroiliitis: <b>{res['combined']:.4f}</b>{call}.
 Cut-off chosen on the training cohort (Youden): {cut}.</p>
-<img alt="SIJ mask overlay" src="data:image/png;base64,{png}" style="max-width:100%">
+{img}
 <h2>Probabilities</h2>{table}{imputed}
-<p>Model: run folder of profile {html.escape(str(cfg.get('profile', {}).get('name', '?')))}, seed {html.escape(str(cfg.get('seed', '?')))}.
-A research model; not a diagnosis.</p></body></html>
-"""
+<p>Model: run folder of profile {esc(cfg.get('profile', {}).get('name', '?'))}, seed {esc(cfg.get('seed', '?'))}.
+A research model; not a diagnosis.</p>""")
 
 # %% ../nbs/35_predict.ipynb #d44eab7f
 PREDICTION_MARKER = "prediction.json"  # what every folder `predict` writes holds: the one kind it may replace
@@ -186,14 +256,10 @@ def predict_new_patient(run_dir,          # a finished run folder (the model bun
     paths, clin = check_inputs(run_dir, images, clinical)
     verify_bundle(run_dir)
     check_output_folder(out, force)
-    from sacroiliitis_dlr import segmentation
     imgs = load_patient_files(run_dir, paths)
     first = next(iter(paths.values()))
-    # as the pipeline does: the mask is made on the native (RAS) grid, and the ROI and radiomics stages read it back
-    # onto the harmonised grid; the same two steps here give the run's own numbers
-    shape, affine = ras_grid(first)
-    native = segmentation.predict_mask(run_dir, imgs, grid=(shape, affine))
-    mask = resample_mask(native, affine, imgs.image.shape[1:], imgs.affine)
+    shape, affine = ras_grid(first)  # segmented once, as the pipeline did: on the native grid, read back for the crop
+    mask, native = segment_patient(run_dir, imgs, grid=(shape, affine))
     res = predict_patient(run_dir, imgs, clin, mask=mask)
     res.update(cutoff=run_cutoff(run_dir), mask=mask_to_native(native, affine, first))
     if out is not None:
