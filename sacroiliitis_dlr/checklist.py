@@ -17,6 +17,7 @@ __all__ = ['TRIPOD_AI', 'CLAIM_2024', 'GUIDELINES', 'FACTS', 'checklist_items', 
 import numpy as np
 import pandas as pd
 from .core import atomic_write, load_json
+from .pages import html_page  # the style every page of the package shares
 from .plots import format_ci  # '0.912 (0.871-0.953)', as every report writes it
 
 # %% ../nbs/32_checklist.ipynb #584d458b
@@ -539,7 +540,6 @@ def checklist_markdown(table:pd.DataFrame, run_name:str="")->str:
 
 def checklist_html(table:pd.DataFrame, run_name:str="")->str:
     "The checklist as a standalone HTML page, source files linked relative to `reports/`."
-    from sacroiliitis_dlr.pipeline import _CSS
     link = lambda s: ", ".join(f'<a href="../{html.escape(p)}">{html.escape(p)}</a>' for p in s.split("; ") if p)
     colour = {"run": "#d8f0d8", "partial": "#fff3c4", "authors": "#eee"}
     parts = [f"<h1>Reporting checklist{': ' + html.escape(run_name) if run_name else ''}</h1><p>Item texts are paraphrased "
@@ -552,8 +552,7 @@ def checklist_html(table:pd.DataFrame, run_name:str="")->str:
                        f"<td style='text-align:left'>{html.escape(r.answer)}</td><td>{link(r.source)}</td></tr>" for r in t.itertuples())
         parts.append(f"<h2>{g}</h2><p>{html.escape(ref)}. {html.escape(_summary_line(table, g))}</p><table><tr><th>item</th>"
                      f"<th>topic</th><th>what to report</th><th>status</th><th>answer</th><th>source</th></tr>{rows}</table>")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Reporting checklist</title><style>{_CSS}</style>"
-            f"</head><body>{''.join(parts)}</body></html>")
+    return html_page("Reporting checklist", "".join(parts))
 
 def write_checklist(run_dir,     # a run folder
                     reports=None # the reports folder to write into (default: `run_dir/reports`)

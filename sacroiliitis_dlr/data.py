@@ -17,15 +17,18 @@ __all__ = ['CLINICAL_RANGES', 'CLINICAL_LABELS', 'ID_RULE', 'SPLIT_CHOICES', 'NO
            'split_advice', 'check_image_header', 'grid_mismatch_mm', 'load_cohort', 'PatientImages', 'to_ras',
            'resample_to', 'normalise_intensity', 'ras_grid', 'target_grid', 'resample_mask', 'load_patient',
            'native_grid', 'native_mask', 'image_fingerprint', 'dataset_fingerprint', 'make_plan', 'run_spacing',
-           'image_cache', 'load_run_patient', 'split_cohort', 'PatientDataset', 'cache_cohort', 'validation_summary',
-           'read_split']
+           'image_cache', 'load_run_patient', 'split_strata', 'split_cohort', 'PatientDataset', 'cache_cohort',
+           'validation_summary', 'read_split', 'manifest_path', 'cohort_fingerprint', 'missing_table', 'example_slices',
+           'write_cohort_facts', 'validation_record', 'run_cohort_stage', 'load_table1']
 
 # %% ../nbs/02_data.ipynb #a295b3e7
 import numpy as np
 import pandas as pd
 import nibabel as nib
 from scipy import ndimage
-from .core import CohortConfig, atomic_path, get_profile, path_inside
+from .core import (CohortConfig, atomic_dir, atomic_path, get_profile, load_json, path_inside, read_run_profile,
+                                   save_json)
+from .tables import GROUPS, P_COLUMNS, table1, write_table1  # Table 1 knows no schema: the stage passes it
 
 # %% ../nbs/02_data.ipynb #2ffd3463
 class CohortError(ValueError):
@@ -577,7 +580,10 @@ def load_run_patient(run_dir,       # a run folder (its `cohort/plan.json` says 
     return load_patient(cohort, patient_id, cache_dir=image_cache(run_dir), spacing=run_spacing(run_dir))
 
 # %% ../nbs/02_data.ipynb #c7a1a0af
-def _strata(df, min_count, max_groups=None):
+def split_strata(df:pd.DataFrame,  # patient_id, label, scanner per patient
+                 min_count:int,     # the fewest patients a stratum may hold (the folds, or 2 for one split)
+                 max_groups=None    # the most strata (default: one per patient)
+                )->np.ndarray|None:
     "Label x scanner strata (small ones merged into their label), or label alone, or None if even that cannot split."
     max_groups = max_groups or len(df)
     s = df.label.astype(str) + "|" + df.scanner.astype(str)
@@ -587,6 +593,8 @@ def _strata(df, min_count, max_groups=None):
         if vc.min() >= min_count and len(vc) <= max_groups: return cand.values
     return None
 
+
+# %% ../nbs/02_data.ipynb #87da34b3
 def split_cohort(manifest,             # a `Cohort`, its manifest DataFrame, or a manifest path
                  test_size:float=0.2,  # held-out test fraction
                  n_folds:int=5,        # cross-validation folds in the training set
@@ -601,11 +609,11 @@ def split_cohort(manifest,             # a `Cohort`, its manifest DataFrame, or 
     idx = np.arange(len(df))
     n_test = int(np.ceil(test_size*len(df)))
     train, test = train_test_split(idx, test_size=test_size, random_state=seed,
-                                   stratify=_strata(df, 2, min(n_test, len(df) - n_test)))
+                                   stratify=split_strata(df, 2, min(n_test, len(df) - n_test)))
     out = df.assign(split="train", fold=-1)
     out.loc[test, "split"] = "test"
     tr = df.iloc[train].reset_index(drop=True)
-    strata = _strata(tr, n_folds)
+    strata = split_strata(tr, n_folds)
     kf = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     for k, (_, held) in enumerate(kf.split(train, strata if strata is not None else tr.label)):
         out.loc[train[held], "fold"] = k
@@ -652,3 +660,135 @@ def read_split(run_dir # a run folder whose cohort stage has run
     missing = {"patient_id", "label", "split", "fold"} - set(split.columns)
     if missing: raise CohortError([f"missing column(s) {sorted(missing)}"], source=path)
     return split
+
+# %% ../nbs/02_data.ipynb #e20c93c7
+def manifest_path(cohort # a cohort folder holding manifest.csv, or the manifest itself
+                 )->Path:
+    "The path of the cohort's `manifest.csv`."
+    p = Path(cohort)
+    return p/"manifest.csv" if p.is_dir() else p
+
+# %% ../nbs/02_data.ipynb #43810455
+def cohort_fingerprint(cohort # a cohort folder or its manifest
+                      )->dict:
+    "`manifest`: sha256 of the manifest; `files`: a digest of the size and mtime of every file it names."
+    man = manifest_path(cohort)
+    if not man.exists(): return dict(manifest=None, files=None)
+    data = man.read_bytes()
+    df = pd.read_csv(man, dtype=str)
+    cols = [c for c in df.columns if c.startswith("image_") or c == "mask"]
+    h = hashlib.sha256(data)
+    for rel in sorted(set(df[cols].stack().dropna())):
+        f = man.parent/rel
+        st = f.stat() if f.exists() else None
+        h.update(f"{rel}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
+    return dict(manifest=hashlib.sha256(data).hexdigest(), files=h.hexdigest())
+
+# %% ../nbs/02_data.ipynb #f2eaf523
+def missing_table(manifest:pd.DataFrame, # one row per patient, with the clinical columns
+                  split:pd.DataFrame,    # the run's split (patient_id, split)
+                  columns                # the clinical columns the run uses
+                 )->pd.DataFrame:
+    "Missing values per clinical factor (rows) in the training and test cohorts and in total."
+    df = split[["patient_id", "split"]].astype({"patient_id": str}).merge(
+        manifest.astype({"patient_id": str})[["patient_id", *columns]], on="patient_id", how="left")
+    miss = df[list(columns)].isna().groupby(df.split).sum().T.reindex(columns=["train", "test"], fill_value=0)
+    return miss.assign(total=miss.sum(axis=1)).rename_axis("factor").astype(int)
+
+# %% ../nbs/02_data.ipynb #93a0bd23
+def _middle_slice(path,     # a NIfTI image or mask
+                  thin=None # the slice axis (default: the image's thinnest, the slab's slice direction)
+                 ):
+    "The middle slice across `thin` in RAS orientation: (2D array, thin axis, extent in mm of the two in-plane axes)."
+    img = nib.as_closest_canonical(nib.load(path))
+    a, sp = np.asarray(img.dataobj, dtype=np.float32), img.header.get_zooms()[:3]
+    thin = int(np.argmin(a.shape)) if thin is None else thin
+    i, j = [d for d in range(3) if d != thin]
+    return np.take(a, a.shape[thin]//2, axis=thin), thin, [0.0, float(a.shape[i]*sp[i]), 0.0, float(a.shape[j]*sp[j])]
+
+# %% ../nbs/02_data.ipynb #ea0a3ddd
+def example_slices(cohort,               # a `data.Cohort` (validated; its manifest holds absolute paths)
+                   split:pd.DataFrame    # the run's split
+                  )->tuple:
+    "(arrays, records): middle slices of one training patient per scanner and label, each modality and the manual mask."
+    df = split.astype({"patient_id": str})
+    tr = df[df.split == "train"].sort_values("patient_id")
+    ex = tr.groupby(["scanner", "label"] if "scanner" in tr else ["label"]).head(1)
+    man, arrays, records = cohort.manifest.astype({"patient_id": str}).set_index("patient_id"), {}, []
+    for r in ex.itertuples():
+        row, thin, rec = man.loc[r.patient_id], None, dict(patient_id=r.patient_id, scanner=str(getattr(r, "scanner", "")),
+                                                           label=int(r.label), modalities=list(cohort.modalities))
+        for m in cohort.modalities:
+            arrays[f"{r.patient_id}__{m}"], thin, ext = _middle_slice(row[f"image_{m}"], thin)
+            rec.setdefault("extent_mm", {})[m] = ext
+        mk = row.get("mask")
+        if isinstance(mk, str) and Path(mk).exists():
+            sl = _middle_slice(mk, thin)[0]
+            arrays[f"{r.patient_id}__mask"] = sl > 0
+        rec["axes"] = [d for d in range(3) if d != thin]; records.append(rec)
+    return arrays, records
+
+# %% ../nbs/02_data.ipynb #d00a36bd
+def write_cohort_facts(folder,              # the cohort stage's folder being written
+                       cohort,              # a `data.Cohort` (validated)
+                       split:pd.DataFrame   # the run's split
+                      ):
+    "Write what the reports need from the cohort: `missing.csv`, `examples.npz`/`.json` and (synthetic) `oracle.csv`."
+    folder = Path(folder)
+    missing_table(cohort.manifest, split, cohort.clinical_columns).to_csv(folder/"missing.csv")
+    arrays, records = example_slices(cohort, split)
+    np.savez_compressed(folder/"examples.npz", **arrays)  # read back with allow_pickle=False
+    save_json(folder/"examples.json", records)
+    orc = Path(cohort.root)/"oracle.csv"  # the synthetic cohort's ceiling (`synthetic.make_cohort`)
+    if orc.exists():
+        o = pd.read_csv(orc, dtype={"patient_id": str})
+        o[o.patient_id.isin(split.patient_id.astype(str))].to_csv(folder/"oracle.csv", index=False)
+
+# %% ../nbs/02_data.ipynb #b19b3d9b
+def validation_record(cohort # a `data.Cohort` (validated)
+                     )->dict:
+    "`data.validation_summary` with the cohort named by its folder's name and its manifest's hash, not its path."
+    rec = {k: v for k, v in validation_summary(cohort).items() if k not in ("root", "manifest")}
+    return dict(rec, cohort=Path(cohort.root).name, manifest="manifest.csv", fingerprint=cohort_fingerprint(cohort.root))
+
+
+# %% ../nbs/02_data.ipynb #b635b98b
+def run_cohort_stage(run_dir,          # the run folder
+                     cohort,           # a `data.Cohort` (validated)
+                     profile=None,     # a `Profile` or its name (default: the run's)
+                     seed:int=0,       # the split's seed
+                     force:bool=False, # replace an existing cohort/ folder
+                     quiet:bool=False
+                    )->Path:
+    "Write `run_dir/cohort/`: the split, Table 1, validation record, fingerprint, plan and what the reports need."
+    run_dir = Path(run_dir); out = run_dir/"cohort"
+    if out.exists() and not force: return out
+    prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+    man = cohort.manifest
+    split = split_cohort(man, test_size=prof.cohort.test_size, n_folds=prof.cohort.n_folds, seed=seed)
+    fingerprint = dataset_fingerprint(cohort)
+    with atomic_dir(out, force) as tmp:
+        split.to_csv(tmp/"split.csv", index=False)
+        write_table1(tmp, man, split, cohort.clinical_columns, ranges=CLINICAL_RANGES, labels=CLINICAL_LABELS)  # Table 1
+        save_json(tmp/"fingerprint.json", fingerprint)
+        save_json(tmp/"plan.json", make_plan(fingerprint, prof))  # the target spacing every later stage harmonises to
+        write_cohort_facts(tmp, cohort, split)  # what the reports need, so that they run without the cohort
+        save_json(tmp/"validation.json", dict(
+            validation_record(cohort), problems=[],
+            clinical_columns=list(cohort.clinical_columns),
+            split=split.groupby("split").label.agg(["count", "sum"]).rename(columns={"sum": "positive"}).to_dict("index")))
+    return out
+
+
+# %% ../nbs/02_data.ipynb #69c679da
+def load_table1(run_dir # a run folder whose cohort stage has run
+               )->pd.DataFrame:
+    "The run's Table 1: `cohort/table1.csv`, or computed from its split and manifest for a run made before the CSV."
+    f = Path(run_dir)/"cohort"/"table1.csv"
+    if f.exists(): return pd.read_csv(f, index_col="factor", dtype={g: str for g in GROUPS}, keep_default_na=False,
+                                      na_values={p: [""] for p in P_COLUMNS}, float_precision="round_trip")
+    split, val = read_split(run_dir), load_json(Path(run_dir)/"cohort"/"validation.json")
+    man = Path(val.get("manifest", ""))  # an absolute path in runs made before issue 25; since then the name only
+    if not (man.is_absolute() and man.is_file()): return table1(split[["patient_id"]], split, ())
+    return table1(pd.read_csv(man, dtype={"patient_id": str, "sex": str}), split, val.get("clinical_columns"),
+                  ranges=CLINICAL_RANGES, labels=CLINICAL_LABELS)

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from .core import FINAL_MODELS, ModelSpec, atomic_dir, load_json, model_registry, model_spec, model_specs
 from .data import read_split  # the one reader of a run's split
-from .metrics import (MetricsError, _wilson, auc_ci, binary_metrics, calibration_summary, delong_matrix, delong_test,
-                      hosmer_lemeshow, net_benefit, nri_idi, youden_cutoff)
+from .metrics import (MetricsError, auc_ci, binary_metrics, calibration_summary, delong_matrix, delong_test,
+                      hosmer_lemeshow, net_benefit, nri_idi, wilson_ci, youden_cutoff)
 
 # %% ../nbs/22_evaluation.ipynb #20e66c82
 class EvaluationError(ValueError):
@@ -342,7 +342,7 @@ def _scanner_row(model, scanner, g, cut, alpha):
     if np.isfinite(cut):  # counted here: `binary_metrics` refuses a group of one class, whose specificity still counts
         for k, short, cls in (("sensitivity", "sens", 1), ("specificity", "spec", 0)):
             hit, n = int(((s >= cut) == bool(cls))[y == cls].sum()), int((y == cls).sum())
-            row.update({k: hit/n if n else np.nan, **dict(zip((f"{short}_lo", f"{short}_hi"), _wilson(hit, n, alpha)))})
+            row.update({k: hit/n if n else np.nan, **dict(zip((f"{short}_lo", f"{short}_hi"), wilson_ci(hit, n, alpha=alpha)))})
     else: notes.append("no training cut-off")
     return dict(row, note="; ".join(notes))
 

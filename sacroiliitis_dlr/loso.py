@@ -6,7 +6,6 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/loso.html.md"""
 
 # %% ../nbs/31_loso.ipynb #13409697
 from __future__ import annotations
-import os, shutil
 from functools import partial
 from pathlib import Path
 
@@ -19,8 +18,10 @@ import numpy as np
 import pandas as pd
 from .core import (FINAL_MODELS, atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
                                    read_run_profile, run_lock, save_json)
-from .pipeline import (Stage, cohort_fingerprint, default_stages, execute_reports, manifest_path,
-                                       notebooks_to_html, record_final_path, run_stages, templates_dir)
+from .data import (cohort_fingerprint, dataset_fingerprint, load_cohort, make_plan, manifest_path, split_strata,
+                                   validation_record, write_cohort_facts)
+from .pipeline import PipelineError, Stage, default_stages, log_line, run_stages
+from .reports import execute_reports, notebooks_to_html, record_final_path, templates_dir, write_run_pages
 
 # %% ../nbs/31_loso.ipynb #1c49a586
 class LosoError(ValueError):
@@ -34,7 +35,6 @@ def loso_split(split:pd.DataFrame, # patient_id, label, scanner per patient (a m
               )->pd.DataFrame:
     "patient_id, label, scanner, split (`test` for the held-out scanner) and fold (-1 for test) for every patient."
     from sklearn.model_selection import StratifiedKFold
-    from sacroiliitis_dlr.data import _strata
     df = split[["patient_id", "label", "scanner"]].astype({"patient_id": str, "scanner": str}).reset_index(drop=True)
     held = (df.scanner == str(scanner)).to_numpy()
     if not held.any(): raise LosoError(f"scanner {scanner!r} has no patients; the scanners are {sorted(df.scanner.unique())}")
@@ -42,7 +42,7 @@ def loso_split(split:pd.DataFrame, # patient_id, label, scanner per patient (a m
     if tr.label.nunique() < 2 or tr.label.value_counts().min() < n_folds:
         raise LosoError(f"holding out scanner {scanner!r} leaves {len(tr)} patients ({int(tr.label.sum())} with label 1) "
                         f"for training: too few for {n_folds} stratified folds")
-    strata = _strata(tr, n_folds)
+    strata = split_strata(tr, n_folds)
     folds = np.full(len(tr), -1)
     for k, (_, part) in enumerate(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(tr, strata if strata is not None else tr.label)):
         folds[part] = k
@@ -61,8 +61,6 @@ def run_loso_cohort_stage(run_dir,          # the sub-run folder
                          )->Path:
     "Write `run_dir/cohort/`: the leave-one-scanner-out `split.csv`, `validation.json`, and the harmonisation plan of the other scanners."
     import dataclasses
-    from sacroiliitis_dlr.data import dataset_fingerprint, make_plan
-    from sacroiliitis_dlr.pipeline import validation_record, write_cohort_facts
     run_dir = Path(run_dir); out = run_dir/"cohort"
     if out.exists() and not force: return out
     prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
@@ -126,12 +124,11 @@ def run_loso(run_dir,             # the main run folder (its config.json holds t
             )->Path:
     "Leave-one-scanner-out testing of a run: a sub-run per held-out scanner, then `loso/summary.csv`; returns `run_dir/loso`."
     import time
-    from sacroiliitis_dlr.pipeline import _load_cohort, log_line
     run_dir, t0 = Path(run_dir).resolve(), time.monotonic()
     if not (run_dir/"config.json").exists(): raise LosoError(f"{run_dir} holds no run (no config.json): run the pipeline first")
     cfg, profile = load_json(run_dir/"config.json"), read_run_profile(run_dir)
-    cohort = _load_cohort(_run_cohort(run_dir, cfg, cohort), profile, tuple(cfg.get("predictors", ())),
-                          bool(cfg.get("allow_outside_paths", False)))
+    cohort = load_cohort(_run_cohort(run_dir, cfg, cohort), predictors=tuple(cfg.get("predictors", ())), profile=profile,
+                         allow_outside=bool(cfg.get("allow_outside_paths", False)))
     known = _scanners(cohort)
     scanners = known if scanners is None else [str(s) for s in scanners]
     unknown = [s for s in scanners if s not in known]
@@ -143,10 +140,7 @@ def run_loso(run_dir,             # the main run folder (its config.json holds t
             run_stages(sub, (registry or loso_stages)(s), cohort, profile, cfg["seed"], stages, force, quiet, t0)
         write_loso_summary(run_dir)
         if reports: write_loso_report(run_dir, quiet=quiet)
-        if (run_dir/"reports").exists():  # the checklist and the run page now have the LOSO results to point at
-            from sacroiliitis_dlr.checklist import write_checklist
-            from sacroiliitis_dlr.pipeline import write_index
-            write_checklist(run_dir); write_index(run_dir, screenshots=False)
+        write_run_pages(run_dir)  # the checklist and the run page now have the LOSO results to point at
     return run_dir/"loso"
 
 # %% ../nbs/31_loso.ipynb #55001ee2
@@ -191,13 +185,11 @@ def write_loso_report(run_dir,          # the main run folder, with loso/summary
                       quiet:bool=False
                      )->Path:
     "Execute the LOSO report into `run_dir/loso/report/` (`loso.ipynb`, `loso.html`, `figures/`); returns its HTML."
-    from sacroiliitis_dlr.pipeline import PipelineError
     run_dir = Path(run_dir).resolve(); out = run_dir/"loso"/"report"
-    dpi = 100 if read_run_profile(run_dir).name == "smoke" else 300
     with atomic_dir(out, force=True) as tmp:
         (tmp/"figures").mkdir()
         res = execute_reports([(templates_dir()/"loso.ipynb", tmp/"loso.ipynb",
-                                dict(run_dir="../..", fig_dir="figures", dpi=dpi))], 1, quiet)  # no path of this machine
+                                dict(run_dir="../..", fig_dir="figures", dpi=read_run_profile(run_dir).reports.dpi))], 1, quiet)  # no path of this machine
         if res[0]["error"]: raise PipelineError(f"the LOSO report failed: {res[0]['error'].strip()}")
         record_final_path(tmp/"loso.ipynb", "loso/report/loso.ipynb")
         notebooks_to_html([tmp/"loso.ipynb"])

@@ -6,34 +6,30 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/pipeline.html.md"""
 
 # %% ../nbs/30_pipeline.ipynb #9b26dcc4
 from __future__ import annotations
-import base64, contextlib, contextvars, copy, errno, hashlib, html, importlib, json, os, re, shutil, subprocess, sys, time, uuid
-from concurrent.futures import ThreadPoolExecutor
+import contextlib, contextvars, errno, importlib, os, shutil, sys, time, uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 # %% auto #0
-__all__ = ['LEDGER', 'PipelineError', 'Stage', 'default_stages', 'log_line', 'read_ledger', 'run_stages', 'manifest_path',
-           'cohort_fingerprint', 'missing_table', 'example_slices', 'write_cohort_facts', 'validation_record',
-           'run_cohort_stage', 'cohort_record', 'run_pipeline', 'run_summary_stage', 'paper_table', 'templates_dir',
-           'report_plan', 'execute_reports', 'clean_html', 'notebooks_to_html', 'record_final_path',
-           'run_reports_stage', 'chromium', 'screenshot', 'screenshot_pages', 'write_index', 'render_reports']
+__all__ = ['LEDGER', 'RUN_PAGES', 'PipelineError', 'Stage', 'default_stages', 'log_line', 'read_ledger', 'run_stages',
+           'cohort_record', 'run_pipeline', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
-import numpy as np
-import pandas as pd
-from .core import (FINAL_MODELS, Profile, RunFolderError, atomic_dir, atomic_write, get_profile, init_run,
-                                   load_json, model_registry, read_run_profile, save_json)
-from .data import read_split
-from .evaluation import (calibration_table, delong_table, load_predictions, model_metrics, oracle_gaps,
-                                         oracle_ceiling, oracle_table, scanner_metrics)
+from .core import SacroiliitisError, get_profile, init_run, load_json, save_json
+from .data import cohort_fingerprint, load_cohort, manifest_path
 
 # %% ../nbs/30_pipeline.ipynb #298a4dcd
-class PipelineError(RuntimeError):
+class PipelineError(SacroiliitisError, RuntimeError):
     "A stage is unknown, unavailable, missing its inputs, or failed; the message names the stage."
 
 # %% ../nbs/30_pipeline.ipynb #1d7184a4
+def _import_ref(ref:str)->Callable:
+    "The function named by 'module:function', its module imported now."
+    mod, _, fn = ref.partition(":")
+    return getattr(importlib.import_module(mod), fn)
+
 @dataclass(frozen=True)
 class Stage:
     "One step of the pipeline: a function from artefacts in the run folder to its own folder of artefacts."
@@ -45,8 +41,7 @@ class Stage:
     def resolve(self)->Callable:
         "The stage's function (imported now when given as 'module:function')."
         if callable(self.func): return self.func
-        mod, _, fn = self.func.partition(":")
-        try: return getattr(importlib.import_module(mod), fn)
+        try: return _import_ref(self.func)
         except (ImportError, AttributeError) as e:
             raise PipelineError(f"stage {self.name!r}: {self.func} is not available ({e})") from e
 
@@ -57,18 +52,18 @@ def default_stages(reports:bool=True # end with the report notebooks
                   )->tuple:
     "The pipeline's stages, in the order they run."
     stages = (
-        Stage("cohort", run_cohort_stage, "cohort"),
+        Stage("cohort", "sacroiliitis_dlr.data:run_cohort_stage", "cohort"),
         Stage("segmentation", "sacroiliitis_dlr.segmentation:run_segmentation_stage", "segmentation", ("cohort",)),
-        Stage("roi", "sacroiliitis_dlr.segmentation:run_roi_stage", "rois", ("cohort", "segmentation")),
+        Stage("roi", "sacroiliitis_dlr.rois:run_roi_stage", "rois", ("cohort", "segmentation")),
         Stage("classification", "sacroiliitis_dlr.classification:run_classification_stage", "classification",
               ("cohort", "roi")),
         Stage("radiomics", "sacroiliitis_dlr.radiomics:run_radiomics_stage", "radiomics", ("cohort", "segmentation", "roi")),
         Stage("stacking", "sacroiliitis_dlr.stacking:run_stacking_stage", "stacking", ("cohort", "classification", "radiomics")),
         Stage("combined", "sacroiliitis_dlr.combined:run_combined_stage", "combined",
               ("cohort", "classification", "radiomics", "stacking")),  # the best single base model too
-        Stage("summary", run_summary_stage, "summary", ("cohort", "classification", "radiomics", "stacking", "combined")),
+        Stage("summary", "sacroiliitis_dlr.evaluation:run_summary_stage", "summary", ("cohort", "classification", "radiomics", "stacking", "combined")),
     )
-    if reports: stages += (Stage("reports", run_reports_stage, "reports", _REPORT_NEEDS),)
+    if reports: stages += (Stage("reports", "sacroiliitis_dlr.reports:run_reports_stage", "reports", _REPORT_NEEDS),)
     return stages
 
 # %% ../nbs/30_pipeline.ipynb #ab993897
@@ -274,138 +269,13 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
         log_line(run_dir, t0, f"{head}: done in {seconds:.1f} s")
     return actions
 
-# %% ../nbs/30_pipeline.ipynb #e20c93c7
-def manifest_path(cohort # a cohort folder holding manifest.csv, or the manifest itself
-                 )->Path:
-    "The path of the cohort's `manifest.csv`."
-    p = Path(cohort)
-    return p/"manifest.csv" if p.is_dir() else p
-
-# %% ../nbs/30_pipeline.ipynb #43810455
-def cohort_fingerprint(cohort # a cohort folder or its manifest
-                      )->dict:
-    "`manifest`: sha256 of the manifest; `files`: a digest of the size and mtime of every file it names."
-    man = manifest_path(cohort)
-    if not man.exists(): return dict(manifest=None, files=None)
-    data = man.read_bytes()
-    df = pd.read_csv(man, dtype=str)
-    cols = [c for c in df.columns if c.startswith("image_") or c == "mask"]
-    h = hashlib.sha256(data)
-    for rel in sorted(set(df[cols].stack().dropna())):
-        f = man.parent/rel
-        st = f.stat() if f.exists() else None
-        h.update(f"{rel}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n".encode())
-    return dict(manifest=hashlib.sha256(data).hexdigest(), files=h.hexdigest())
-
-# %% ../nbs/30_pipeline.ipynb #f2eaf523
-def missing_table(manifest:pd.DataFrame, # one row per patient, with the clinical columns
-                  split:pd.DataFrame,    # the run's split (patient_id, split)
-                  columns                # the clinical columns the run uses
-                 )->pd.DataFrame:
-    "Missing values per clinical factor (rows) in the training and test cohorts and in total."
-    df = split[["patient_id", "split"]].astype({"patient_id": str}).merge(
-        manifest.astype({"patient_id": str})[["patient_id", *columns]], on="patient_id", how="left")
-    miss = df[list(columns)].isna().groupby(df.split).sum().T.reindex(columns=["train", "test"], fill_value=0)
-    return miss.assign(total=miss.sum(axis=1)).rename_axis("factor").astype(int)
-
-# %% ../nbs/30_pipeline.ipynb #93a0bd23
-def _middle_slice(path,     # a NIfTI image or mask
-                  thin=None # the slice axis (default: the image's thinnest, the slab's slice direction)
-                 ):
-    "The middle slice across `thin` in RAS orientation: (2D array, thin axis, extent in mm of the two in-plane axes)."
-    import nibabel as nib
-    img = nib.as_closest_canonical(nib.load(path))
-    a, sp = np.asarray(img.dataobj, dtype=np.float32), img.header.get_zooms()[:3]
-    thin = int(np.argmin(a.shape)) if thin is None else thin
-    i, j = [d for d in range(3) if d != thin]
-    return np.take(a, a.shape[thin]//2, axis=thin), thin, [0.0, float(a.shape[i]*sp[i]), 0.0, float(a.shape[j]*sp[j])]
-
-# %% ../nbs/30_pipeline.ipynb #ea0a3ddd
-def example_slices(cohort,               # a `data.Cohort` (validated; its manifest holds absolute paths)
-                   split:pd.DataFrame    # the run's split
-                  )->tuple:
-    "(arrays, records): middle slices of one training patient per scanner and label, each modality and the manual mask."
-    df = split.astype({"patient_id": str})
-    tr = df[df.split == "train"].sort_values("patient_id")
-    ex = tr.groupby(["scanner", "label"] if "scanner" in tr else ["label"]).head(1)
-    man, arrays, records = cohort.manifest.astype({"patient_id": str}).set_index("patient_id"), {}, []
-    for r in ex.itertuples():
-        row, thin, rec = man.loc[r.patient_id], None, dict(patient_id=r.patient_id, scanner=str(getattr(r, "scanner", "")),
-                                                           label=int(r.label), modalities=list(cohort.modalities))
-        for m in cohort.modalities:
-            arrays[f"{r.patient_id}__{m}"], thin, ext = _middle_slice(row[f"image_{m}"], thin)
-            rec.setdefault("extent_mm", {})[m] = ext
-        mk = row.get("mask")
-        if isinstance(mk, str) and Path(mk).exists():
-            sl = _middle_slice(mk, thin)[0]
-            arrays[f"{r.patient_id}__mask"] = sl > 0
-        rec["axes"] = [d for d in range(3) if d != thin]; records.append(rec)
-    return arrays, records
-
-# %% ../nbs/30_pipeline.ipynb #d00a36bd
-def write_cohort_facts(folder,              # the cohort stage's folder being written
-                       cohort,              # a `data.Cohort` (validated)
-                       split:pd.DataFrame   # the run's split
-                      ):
-    "Write what the reports need from the cohort: `missing.csv`, `examples.npz`/`.json` and (synthetic) `oracle.csv`."
-    folder = Path(folder)
-    missing_table(cohort.manifest, split, cohort.clinical_columns).to_csv(folder/"missing.csv")
-    arrays, records = example_slices(cohort, split)
-    np.savez_compressed(folder/"examples.npz", **arrays)  # read back with allow_pickle=False
-    save_json(folder/"examples.json", records)
-    orc = Path(cohort.root)/"oracle.csv"  # the synthetic cohort's ceiling (`synthetic.make_cohort`)
-    if orc.exists():
-        o = pd.read_csv(orc, dtype={"patient_id": str})
-        o[o.patient_id.isin(split.patient_id.astype(str))].to_csv(folder/"oracle.csv", index=False)
-
-# %% ../nbs/30_pipeline.ipynb #b19b3d9b
-def validation_record(cohort # a `data.Cohort` (validated)
-                     )->dict:
-    "`data.validation_summary` with the cohort named by its folder's name and its manifest's hash, not its path."
-    from sacroiliitis_dlr.data import validation_summary
-    rec = {k: v for k, v in validation_summary(cohort).items() if k not in ("root", "manifest")}
-    return dict(rec, cohort=Path(cohort.root).name, manifest="manifest.csv", fingerprint=cohort_fingerprint(cohort.root))
-
-def run_cohort_stage(run_dir,          # the run folder
-                     cohort,           # a `data.Cohort` (validated)
-                     profile=None,     # a `Profile` or its name (default: the run's)
-                     seed:int=0,       # the split's seed
-                     force:bool=False, # replace an existing cohort/ folder
-                     quiet:bool=False
-                    )->Path:
-    "Write `run_dir/cohort/`: the split, Table 1, validation record, fingerprint, plan and what the reports need."
-    from sacroiliitis_dlr.data import split_cohort, dataset_fingerprint, make_plan
-    from sacroiliitis_dlr.tables import write_table1
-    run_dir = Path(run_dir); out = run_dir/"cohort"
-    if out.exists() and not force: return out
-    prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
-    man = cohort.manifest
-    split = split_cohort(man, test_size=prof.cohort.test_size, n_folds=prof.cohort.n_folds, seed=seed)
-    fingerprint = dataset_fingerprint(cohort)
-    with atomic_dir(out, force) as tmp:
-        split.to_csv(tmp/"split.csv", index=False)
-        write_table1(tmp, man, split, cohort.clinical_columns)  # Table 1: the clinical factors by split and label
-        save_json(tmp/"fingerprint.json", fingerprint)
-        save_json(tmp/"plan.json", make_plan(fingerprint, prof))  # the target spacing every later stage harmonises to
-        write_cohort_facts(tmp, cohort, split)  # what the reports need, so that they run without the cohort
-        save_json(tmp/"validation.json", dict(
-            validation_record(cohort), problems=[],
-            clinical_columns=list(cohort.clinical_columns),
-            split=split.groupby("split").label.agg(["count", "sum"]).rename(columns={"sum": "positive"}).to_dict("index")))
-    return out
-
-
 # %% ../nbs/30_pipeline.ipynb #c3fcd873
-def _load_cohort(path, profile=None, predictors=(), allow_outside:bool=False):
-    from sacroiliitis_dlr.data import load_cohort
-    return load_cohort(path, predictors=predictors, profile=profile, allow_outside=allow_outside)
-
 def _validate_cohort(out, man, fp, profile, predictors, again:bool, t0, allow_outside:bool=False):
     "The validated cohort, or None when the ledger says this very cohort (same files) was validated already."
     old = read_ledger(out)["validated"] if (out/"config.json").exists() else None
     if not again and old and old.get("fingerprint") == fp["files"]: return None
     log_line(None, t0, f"validating the cohort {man}")
-    cohort = _load_cohort(man, profile, predictors, allow_outside)  # raises CohortError with every problem
+    cohort = load_cohort(man, predictors=predictors, profile=profile, allow_outside=allow_outside)  # raises CohortError with every problem
     log_line(None, t0, f"cohort valid: {len(cohort.manifest)} patients, modalities {list(cohort.modalities)}")
     return cohort
 
@@ -447,6 +317,8 @@ def cohort_record(man,                    # the cohort's manifest.csv
 
 
 # %% ../nbs/30_pipeline.ipynb #504614e8
+RUN_PAGES = "sacroiliitis_dlr.reports:write_run_pages"  # the run's ending: the run page (and its screenshots) from what it holds
+
 def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or the manifest
                  out,                  # the run folder
                  profile="cpu",        # a `Profile` or a built-in profile's name
@@ -473,403 +345,20 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
     with run_lock(out):  # one run at a time in a folder
         run_dir = _open_run(out, profile, seed, replace, extra, executor, fp, t0)
         registry = registry if registry is not None else default_stages(reports)
-        run_stages(run_dir, registry, (lambda: validated or _load_cohort(man, profile, predictors, allow_outside)), profile, seed, stages,
+        run_stages(run_dir, registry, (lambda: validated or load_cohort(man, predictors=predictors, profile=profile, allow_outside=allow_outside)), profile, seed, stages,
                    force, quiet, t0)
-        if (run_dir/"reports").exists(): write_index(run_dir)
+        if (run_dir/"reports").exists(): _import_ref(RUN_PAGES)(run_dir, checklist=False, screenshots=True)
         page = (run_dir/"index.html").exists()
         log_line(run_dir, t0, "finished; open index.html" if page else "finished",
                  shown=f"finished; open {run_dir/'index.html'}" if page else "finished")
     return run_dir
-
-# %% ../nbs/30_pipeline.ipynb #875f1116
-def _summary_tables(run_dir)->dict:
-    "file name -> table of the summary stage (the oracle tables only for a cohort that has `oracle.csv`)."
-    preds = load_predictions(run_dir)
-    met, cuts = model_metrics(preds)
-    tabs = {"metrics.csv": met, "by_scanner.csv": scanner_metrics(preds, read_split(run_dir), cuts),  # issue 18
-            "cutoffs.csv": cuts, "delong.csv": delong_table(preds), "calibration.csv": calibration_table(preds),
-            "models.csv": model_registry(run_dir)}
-    orc = oracle_table(run_dir)
-    if orc is not None: tabs.update({"oracle.csv": orc, "oracle_gaps.csv": oracle_gaps(run_dir, preds, registry=tabs["models.csv"])})
-    return tabs
-
-def run_summary_stage(run_dir,          # the run folder
-                      cohort=None,      # unused: labels come from cohort/split.csv
-                      profile=None,     # unused
-                      seed:int=0,       # unused: nothing random here
-                      force:bool=False, # replace an existing summary/ folder
-                      quiet:bool=False
-                     )->Path:
-    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner, the oracle ceiling and the model registry."
-    run_dir = Path(run_dir); out = run_dir/"summary"
-    if out.exists() and not force: return out
-    tabs = _summary_tables(run_dir)
-    with atomic_dir(out, force) as tmp:
-        for name, t in tabs.items(): t.to_csv(tmp/name, index=False)
-    return out
-
-# %% ../nbs/30_pipeline.ipynb #350d26e6
-def _ci(a, lo, hi): return f"{a:.3f} ({lo:.3f}-{hi:.3f})"
-
-def paper_table(run_dir,           # a run folder whose summary stage has run
-                cohort:str="test", # "train" (out-of-fold for the CNNs and meta-learners) or "test"
-                models=None        # the models, in order (default: every model of the run, in stage order)
-               )->pd.DataFrame:
-    "The paper's table for one cohort: n, AUC (95% CI), accuracy, sensitivity, specificity, PPV, NPV and cut-off."
-    met = pd.read_csv(Path(run_dir)/"summary"/"metrics.csv")
-    cuts = pd.read_csv(Path(run_dir)/"summary"/"cutoffs.csv").set_index("model").cutoff
-    models = list(dict.fromkeys(met.model)) if models is None else [m for m in models if m in set(met.model)]
-    m = met[met.cohort == cohort].set_index("model").loc[models]
-    return pd.DataFrame({"n": m.n, "AUC (95% CI)": [_ci(*r) for r in m[["auc", "auc_lo", "auc_hi"]].values],
-                         "Accuracy": m.accuracy, "Sensitivity": m.sensitivity, "Specificity": m.specificity,
-                         "PPV": m.ppv, "NPV": m.npv, "Cut-off": cuts.loc[models]}).round(3)
-
-# %% ../nbs/30_pipeline.ipynb #09d424ba
-def templates_dir()->Path:
-    "The folder of the report templates (`templates/` inside the installed package, or `$SACROILIITIS_DLR_TEMPLATES`)."
-    env = os.environ.get("SACROILIITIS_DLR_TEMPLATES")
-    d = Path(env) if env else Path(__file__).resolve().parent/"templates"
-    if not (d/"summary.ipynb").exists(): raise PipelineError(f"report templates not found in {d}; set SACROILIITIS_DLR_TEMPLATES")
-    return d
-
-# %% ../nbs/30_pipeline.ipynb #8931d144
-def report_plan(run_dir # a run folder with summary/metrics.csv
-               )->list:
-    "(template, output name, parameters) of every report notebook of a run, in reading order."
-    run_dir = Path(run_dir)
-    models = list(dict.fromkeys(pd.read_csv(run_dir/"summary"/"metrics.csv").model))
-    return ([("cohort", "cohort", {}), ("segmentation", "segmentation", {}), ("summary", "summary", {})]
-            + [("model", f"model_{m}", dict(model=m)) for m in models])
-
-# %% ../nbs/30_pipeline.ipynb #0e8a26aa
-_EXECUTE = """
-import sys, json, time, traceback, papermill as pm
-res = []
-for tpl, out, params in json.loads(sys.stdin.read()):
-    t0 = time.monotonic()
-    for attempt in range(3):  # a kernel that dies while it starts (seen once in CI under load) is retried
-        try:
-            pm.execute_notebook(tpl, out, parameters=params, kernel_name="python3", progress_bar=False, cwd=str(__import__("pathlib").Path(out).parent))
-            res.append(dict(out=out, seconds=time.monotonic() - t0, error=None)); break
-        except Exception as e:
-            msg = "".join(traceback.format_exception_only(e))[-1500:]
-            if attempt < 2 and ("before replying to kernel_info" in msg or "Kernel didn't respond" in msg): time.sleep(1 + attempt); continue
-            res.append(dict(out=out, seconds=time.monotonic() - t0, error=msg)); break
-    print(json.dumps(res[-1]), flush=True)
-"""
-
-def execute_reports(jobs,          # (template, executed notebook, papermill parameters) triples
-                    n_jobs:int=2,  # worker processes
-                    quiet:bool=False
-                   )->list:
-    "Execute notebooks with papermill in `n_jobs` fresh processes; returns one dict (out, seconds, error) per job."
-    # the inline backend, so that each `plt.show()` leaves its figure in the notebook (Agg would show nothing)
-    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    def worker(share):
-        if not share: return []
-        p = subprocess.Popen([sys.executable, "-c", _EXECUTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
-        p.stdin.write(json.dumps([[str(t), str(o), prm] for t, o, prm in share])); p.stdin.close()
-        res = []
-        for line in p.stdout:
-            if not line.startswith("{"): continue
-            r = json.loads(line); res.append(r)
-            if not quiet: print(f"  report {Path(r['out']).stem}: {r['seconds']:.1f} s{' FAILED' if r['error'] else ''}", flush=True)
-        err = p.stderr.read(); p.wait()
-        done = {r["out"] for r in res}
-        res += [dict(out=str(o), seconds=0.0, error=f"worker exited with {p.returncode}: {err[-1500:]}")
-                for _, o, _ in share if str(o) not in done]
-        return res
-    with ThreadPoolExecutor(n_jobs) as ex: shares = list(ex.map(worker, [jobs[i::n_jobs] for i in range(n_jobs)]))
-    order = {str(o): i for i, (_, o, _) in enumerate(jobs)}
-    return sorted((r for sh in shares for r in sh), key=lambda r: order[r["out"]])
-
-# %% ../nbs/30_pipeline.ipynb #e7809b8c
-_PAGE_TAGS = ["a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "div", "dl", "dt", "em", "h1",
-              "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody",
-              "td", "tfoot", "th", "thead", "tr", "ul"]
-
-def clean_html(fragment:str # HTML from a notebook: a Markdown cell rendered, or a cell's HTML or Markdown output
-              )->str:
-    "`fragment` with text, tables and structure kept; anything else (script, img, style, on* handlers) escaped."
-    import bleach
-    fragment = re.sub(r"<style[^>]*>.*?</style>", "", str(fragment), flags=re.S | re.I)  # pandas' scoped table CSS
-    return bleach.clean(fragment, tags=_PAGE_TAGS, protocols=["http", "https", "mailto"],
-                        attributes={"*": ["class", "id", "title"], "a": ["href", "title"], "td": ["colspan", "rowspan"],
-                                    "th": ["colspan", "rowspan"]})
-
-# %% ../nbs/30_pipeline.ipynb #08ef75ba
-def _reader_copy(nb):
-    "The notebook a reader sees: no stderr streams (warnings stay in the executed notebook for auditors)."
-    nb = copy.deepcopy(nb)
-    for c in nb.cells:
-        if c.cell_type == "code": c.outputs = [o for o in c.get("outputs", []) if o.get("name") != "stderr"]
-    return nb
-
-def notebooks_to_html(paths # executed notebooks; each gets an .html beside it
-                     )->list:
-    "Convert notebooks to standalone HTML for readers: prose, tables and figures (embedded), no code cells."
-    import nbformat
-    from nbconvert import HTMLExporter
-    exporter = HTMLExporter(embed_images=True, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            sanitize_html=True, filters={"clean_html": clean_html})
-    out = []
-    for p in map(Path, paths):
-        body, _ = exporter.from_notebook_node(_reader_copy(nbformat.read(p, as_version=4)))
-        out.append(atomic_write(p.with_suffix(".html"), body))
-    return out
-
-# %% ../nbs/30_pipeline.ipynb #91bf2d5d
-def record_final_path(nb_file,  # an executed notebook in the stage's temporary folder
-                       final:str # where it ends up, relative to the run folder (e.g. "reports/cohort.ipynb")
-                      ):
-    "Papermill records the template's and the notebook's absolute paths: keep the template's name and the final place."
-    import nbformat
-    nb = nbformat.read(nb_file, as_version=4)
-    if "papermill" in nb.metadata:
-        pm_meta = nb.metadata.papermill
-        pm_meta["input_path"] = f"templates/{Path(pm_meta.get('input_path') or '').name}"  # not the installed package's path
-        pm_meta["output_path"] = str(final)
-    nbformat.write(nb, nb_file)
-
-def run_reports_stage(run_dir,             # the run folder
-                      cohort=None,         # unused: the reports read the run folder
-                      profile=None,        # a `Profile` or its name (default: the run's), passed to the reports
-                      seed:int=0,          # unused
-                      force:bool=False,    # replace an existing reports/ folder
-                      quiet:bool=False,    # no line per report
-                      n_jobs:int|None=None # notebooks executed at once (default: 2, or 1 on one core)
-                     )->Path:
-    "Execute every report notebook of the run into `run_dir/reports/` with its HTML and figures."
-    run_dir = Path(run_dir).resolve(); out = run_dir/"reports"
-    if out.exists() and not force: return out
-    prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
-    tpl, plan = templates_dir(), report_plan(run_dir)
-    n_jobs = n_jobs or min(2, os.cpu_count() or 1)
-    dpi = 100 if prof.name == "smoke" else 300  # print quality except for the quick look
-    with atomic_dir(out, force) as tmp:
-        # paths relative to the executed notebook (papermill's cwd): no path of this machine is recorded in it
-        (tmp/"figures").mkdir()
-        jobs = [(tpl/f"{name}.ipynb", tmp/f"{stem}.ipynb", dict(run_dir="..", profile=prof.name, fig_dir="figures", dpi=dpi, **params))
-                for name, stem, params in plan]
-        res = execute_reports(jobs, n_jobs, quiet)
-        failed = [r for r in res if r["error"]]
-        if failed:
-            keep = run_dir/"reports-failed"; keep.mkdir(exist_ok=True)
-            for r in failed:
-                if Path(r["out"]).exists(): shutil.copy(r["out"], keep/Path(r["out"]).name)
-            raise PipelineError("report notebook(s) failed (kept in reports-failed/):\n" +
-                                "\n".join(f"{Path(r['out']).name}: {r['error'].strip()}" for r in failed))
-        for j in jobs: record_final_path(j[1], f"reports/{j[1].name}")
-        notebooks_to_html([j[1] for j in jobs])
-        from sacroiliitis_dlr.checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
-        write_checklist(run_dir, tmp)
-        save_json(tmp/"reports.json", dict(notebooks=[p[1] for p in plan], n_jobs=n_jobs,
-                                           templates="SACROILIITIS_DLR_TEMPLATES" if os.environ.get("SACROILIITIS_DLR_TEMPLATES") else "package",
-                                           seconds={Path(r["out"]).stem: round(r["seconds"], 2) for r in res}))
-    shutil.rmtree(run_dir/"reports-failed", ignore_errors=True)
-    return out
-
-
-# %% ../nbs/30_pipeline.ipynb #7d2db4d5
-_CSS = ("body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}"
-        "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
-        "th{background:#eee}code{background:#f4f4f4}h2{border-bottom:1px solid #ddd;margin-top:1.6em}"
-        "img{max-width:100%}.lead{font-size:1.1em}details{margin:.3em 0}")
-
-def _png_uri(path)->str:
-    "A PNG file as a `data:` URI, so the page carries its figure."
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
-
-def _links(run_dir, paths):
-    return "<ul>" + "".join(f'<li><a href="{html.escape(p.relative_to(run_dir).as_posix())}">'
-                            f"{html.escape(p.relative_to(run_dir).as_posix())}</a></li>" for p in paths) + "</ul>"
-
-def _table(df, index=True): return df.rename_axis(None).to_html(index=index, border=0, na_rep="-")
-
-# %% ../nbs/30_pipeline.ipynb #609e6680
-def _index_what_was_run(run_dir, cfg)->str:
-    "The heading and one paragraph: the cohort, its split, the profile, seed and commit (every value escaped)."
-    s = pd.read_csv(run_dir/"cohort"/"split.csv") if (run_dir/"cohort"/"split.csv").exists() else None
-    who, e = "", lambda v: html.escape(str(v))
-    if s is not None:
-        n = s.split.value_counts()
-        who = (f"{len(s)} patients ({int(s.label.sum())} with axSpA-related sacroiliitis), training {n.get('train', 0)}, "
-               f"test {n.get('test', 0)}" + (f", scanners {', '.join(map(str, sorted(s.scanner.unique())))}" if "scanner" in s else "") + ". ")
-    cohort = cfg.get("cohort_name", Path(str(cfg.get("cohort"))).name)  # a run made before issue 25 recorded the path
-    return (f"<h1>sacroiliitis-dlr run: {e(run_dir.name)}</h1>"
-            f"<p class='lead'>Cohort <code>{e(cohort)}</code> (manifest SHA-256 <code>{e(str(cfg.get('manifest_sha256'))[:12])}</code>): "
-            f"{e(who)}Profile <code>{e(cfg['profile']['name'])}</code>, seed {e(cfg['seed'])}, commit "
-            f"<code>{e(cfg.get('git_commit'))}</code>, sacroiliitis-dlr {e(cfg.get('versions', {}).get('sacroiliitis-dlr', ''))}. "
-            f'Configuration: <a href="config.json">config.json</a>; log: <a href="pipeline.log">pipeline.log</a>.</p>')
-
-
-# %% ../nbs/30_pipeline.ipynb #b9a2c162
-def _index_findings(run_dir)->str:
-    "What the run found, in sentences: the final models' test AUCs, their gap to the oracle, the segmentation Dice."
-    summ, out = run_dir/"summary", []
-    if not (summ/"metrics.csv").exists(): return ""
-    met = pd.read_csv(summ/"metrics.csv").set_index(["model", "cohort"])
-    names = {"combined": "the combined model (DLR signature + clinical factors)", "dlr_signature": "the DLR signature",
-             "clinical": "the clinical model"}
-    test = [f"{names[m]} {_ci(*met.loc[(m, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for m in FINAL_MODELS if (m, "test") in met.index]
-    if test: out.append(f"Test-cohort AUC (95% CI): {'; '.join(test)}.")
-    if (summ/"oracle_gaps.csv").exists():
-        g = pd.read_csv(summ/"oracle_gaps.csv").query("model == 'combined' and cohort == 'test'")
-        if len(g): out.append(f"On this synthetic cohort the best any model could reach on the same test patients (the "
-                              f"oracle) is {g.oracle_auc.iloc[0]:.3f}; the combined model is {g.gap.iloc[0]:.3f} below it "
-                              f"(95% CI {g.gap_lo.iloc[0]:.3f} to {g.gap_hi.iloc[0]:.3f}).")
-    agr = run_dir/"segmentation"/"agreement.csv"
-    if agr.exists():
-        a = pd.read_csv(agr).set_index("scanner")
-        if "all" in a.index: out.append(f"Automatic against manual SIJ masks: mean Dice {a.dice_mean['all']:.3f}, "
-                                        f"mean HD95 {a.hd95_mean_mm['all']:.2f} mm ({int(a.n['all'])} patients).")
-    return "<h2>What the run found</h2><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in out) + "</ul>" if out else ""
-
-# %% ../nbs/30_pipeline.ipynb #6886969c
-def _index_results(run_dir)->str:
-    "The paper-style table of the final models on both cohorts, and their ROC figure from the summary report."
-    if not (run_dir/"summary"/"metrics.csv").exists(): return ""
-    parts = ["<h2>Final models</h2><p>Cut-off chosen on the training cohort (Youden) and applied unchanged to the test "
-             "cohort; AUC with DeLong's 95% CI; training rows of the DLR signature are out-of-fold.</p>"]
-    for cohort, title in (("test", "Test cohort"), ("train", "Training cohort")):
-        parts.append(f"<h3>{title}</h3>" + _table(paper_table(run_dir, cohort, FINAL_MODELS)))
-    fig = run_dir/"reports"/"figures"/"summary_roc_final.png"
-    if fig.exists(): parts.append(f'<p><img alt="ROC curves of the final models" src="{_png_uri(fig)}"></p>')
-    return "".join(parts)
-
-# %% ../nbs/30_pipeline.ipynb #fa49617d
-def _index_segmentation(run_dir)->str:
-    "The agreement of the automatic with the manual SIJ masks, per scanner."
-    f = run_dir/"segmentation"/"agreement.csv"
-    if not f.exists(): return ""
-    a = pd.read_csv(f)
-    t = pd.DataFrame({"scanner": a.scanner, "n": a.n, "Dice (mean)": a.dice_mean.round(3),
-                      "HD95 (mm, mean)": a.hd95_mean_mm.round(2),
-                      "volume ICC (95% CI)": [f"{i:.3f} ({lo:.3f}-{hi:.3f})" if pd.notna(i) else "-" for i, lo, hi in a[["icc", "icc_lo", "icc_hi"]].values],
-                      "volume bias (mL)": a.bias.round(2)})
-    return ("<h2>Segmentation</h2><p>3D U-Net masks against the manual masks "
-            '(<a href="reports/segmentation.html">segmentation report</a>).</p>' + _table(t, index=False))
-
-def _index_scanners(run_dir)->str:
-    "The final models per scanner of the test cohort, and the leave-one-scanner-out results when the run has them."
-    f, parts = run_dir/"summary"/"by_scanner.csv", []
-    ci = lambda a, lo, hi: "-" if pd.isna(a) else _ci(a, lo, hi)
-    if f.exists():
-        b = pd.read_csv(f).query("model == 'combined'")
-        parts.append("<h2>By scanner</h2><p>The combined model on each scanner's test patients (internal: every scanner is "
-                     "in training too); sensitivity and specificity at the training cut-off (<code>summary/by_scanner.csv</code>).</p>"
-                     + _table(pd.DataFrame({"scanner": b.scanner, "n": b.n, "AUC (95% CI)": [ci(*r) for r in b[["auc", "auc_lo", "auc_hi"]].values],
-                                            "Sensitivity": b.sensitivity.round(3), "Specificity": b.specificity.round(3)}), index=False))
-    f = run_dir/"loso"/"summary.csv"
-    if f.exists():
-        t = pd.read_csv(f).query("model == 'combined'")
-        parts.append('<h3>Leave one scanner out</h3><p>Trained on the other scanners, tested on the held-out one '
-                     '(<a href="loso/report/loso.html">LOSO report</a>, <code>loso/summary.csv</code>).</p>'
-                     + _table(pd.DataFrame({"held out": t.held_out, "n": t.n, "AUC (95% CI)": [ci(*r) for r in t[["auc", "auc_lo", "auc_hi"]].values],
-                                            "oracle AUC": t.oracle_auc.round(3)}), index=False))
-    return "".join(parts)
-
-def _index_oracle(run_dir)->str:
-    "The final models beside their oracle ceilings (a synthetic cohort only)."
-    f = run_dir/"summary"/"oracle_gaps.csv"
-    if not f.exists(): return ""
-    g = pd.read_csv(f).query("model in @FINAL_MODELS")
-    t = pd.DataFrame({"model": g.model, "cohort": g.cohort, "oracle": g.oracle, "model AUC": g.auc.round(3),
-                      "oracle AUC": g.oracle_auc.round(3),
-                      "gap (95% CI)": [f"{d:.3f} ({lo:.3f} to {hi:.3f})" for d, lo, hi in g[["gap", "gap_lo", "gap_hi"]].values],
-                      "P": [f"{p:.4f}" if p >= 1e-4 else "<0.0001" for p in g.p_value]})
-    return ("<h2>The oracle ceiling</h2><p>The cohort is synthetic: its oracle is the best probability any model could "
-            "give from the same evidence; the gap has DeLong's paired 95% CI.</p>" + _table(t, index=False))
-
-# %% ../nbs/30_pipeline.ipynb #9972270b
-def _index_links(run_dir)->str:
-    "Links to every report (reader's HTML and executed notebook) and every table and figure of the run."
-    rep, parts = run_dir/"reports", []
-    if rep.exists():
-        plan = load_json(rep/"reports.json")["notebooks"] if (rep/"reports.json").exists() else sorted(p.stem for p in rep.glob("*.ipynb"))
-        plan = sorted(plan, key=lambda n: (["summary", "cohort", "segmentation"] + [n]).index(n))  # then models in stage order
-        e = lambda n: html.escape(str(n))  # the names come from reports.json and metrics.csv
-        item = lambda n: f'<li><a href="reports/{e(n)}.html">{e(n.removeprefix("model_"))}</a> (<a href="reports/{e(n)}.ipynb">notebook</a>)</li>'
-        parts.append("<h2>Reports</h2><ul>" + "".join(item(n) for n in plan if not n.startswith("model_")) + "</ul>"
-                     "<h3>One report per model</h3><ul>" + "".join(item(n) for n in plan if n.startswith("model_")) + "</ul>")
-    more = [(p, t) for p, t in (("reports/checklist.html", "TRIPOD+AI and CLAIM 2024 checklist"),
-                                ("loso/report/loso.html", "leave-one-scanner-out report")) if (run_dir/p).exists()]
-    if more: parts.append("<h3>Beyond the paper</h3><ul>" + "".join(f'<li><a href="{p}">{t}</a></li>' for p, t in more) + "</ul>")
-    files = []
-    for d in ("cohort", "segmentation", "classification", "radiomics", "stacking", "combined", "summary"):
-        fs = sorted(p for p in (run_dir/d).rglob("*") if p.suffix in (".csv", ".json")) if (run_dir/d).exists() else []
-        if fs: files.append(f"<details><summary>{d}/ ({len(fs)} tables)</summary>{_links(run_dir, fs)}</details>")
-    figs = sorted((rep/"figures").glob("*.png")) if rep.exists() else []
-    if figs: files.append(f"<details><summary>figures ({len(figs)} PNG, a PDF beside each)</summary>{_links(run_dir, figs)}</details>")
-    return "".join(parts) + ("<h2>Tables and figures</h2>" + "".join(files) if files else "")
-
-# %% ../nbs/30_pipeline.ipynb #02b1eb0d
-def chromium()->str|None:
-    "The path of a Chromium (or Chrome) executable, or None."
-    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-
-_NO_SANDBOX = ("No usable sandbox", "sandbox", "namespace")  # what Chromium says when its sandbox cannot start
-
-def _chromium_shot(exe, page, tmp, width, height, sandbox:bool):
-    "Run headless Chromium once, scripts off and offline; returns its stderr."
-    res = subprocess.run([exe, "--headless", *([] if sandbox else ["--no-sandbox"]), "--disable-gpu", "--disable-quic",
-                          "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          "--blink-settings=scriptEnabled=false", "--hide-scrollbars", f"--user-data-dir={tmp}",
-                          f"--window-size={width},{height}", f"--screenshot={tmp}.png", Path(page).resolve().as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    return res.stderr
-
-def screenshot(page,              # an HTML file
-               png,               # the PNG to write
-               width:int=1280,    # window width (px)
-               height:int=2600    # window height (px): the part of the page that is captured
-              )->Path|None:
-    "A headless-Chromium screenshot of `page` (sandboxed unless it cannot be); None when Chromium is missing or fails."
-    exe, png = chromium(), Path(png)
-    if exe is None: return None
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f"{png.stem}.tmp-{uuid.uuid4().hex[:8]}")  # Chromium's profile and output stay in the run folder
-    try:
-        sandbox = os.geteuid() != 0  # as root Chromium refuses to start sandboxed
-        err = _chromium_shot(exe, page, tmp, width, height, sandbox)
-        if sandbox and not Path(f"{tmp}.png").exists() and any(s in err for s in _NO_SANDBOX):
-            err = _chromium_shot(exe, page, tmp, width, height, False)  # no user namespaces nor setuid helper here
-        if not Path(f"{tmp}.png").exists(): return None
-        os.replace(f"{tmp}.png", png)
-        return png
-    except (subprocess.TimeoutExpired, OSError): return None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True); Path(f"{tmp}.png").unlink(missing_ok=True)
-
-
-# %% ../nbs/30_pipeline.ipynb #f6dee3e4
-def screenshot_pages(run_dir)->list:
-    "Screenshots of `index.html` and `reports/summary.html` in `run_dir/screenshots/` (for a person to look at)."
-    run_dir = Path(run_dir)
-    pages = [(run_dir/"index.html", "index.png"), (run_dir/"reports"/"summary.html", "summary.png")]
-    return [p for page, name in pages if page.exists() and (p := screenshot(page, run_dir/"screenshots"/name))]
-
-# %% ../nbs/30_pipeline.ipynb #c7b4098c
-def write_index(run_dir,                 # the run folder
-                screenshots:bool=True    # also write screenshots/ of the page and the summary (when Chromium is installed)
-               )->Path:
-    "Write `run_dir/index.html`, the run page: what was run, what was found, and links to everything."
-    run_dir = Path(run_dir).resolve()
-    cfg = load_json(run_dir/"config.json")
-    body = "".join(f(run_dir) for f in (_index_findings, _index_results, _index_scanners, _index_segmentation, _index_oracle, _index_links))
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)}: sacroiliitis-dlr run</title>"
-            f"<style>{_CSS}</style></head><body>{_index_what_was_run(run_dir, cfg)}{body}</body></html>")
-    out = atomic_write(run_dir/"index.html", page)
-    if screenshots: screenshot_pages(run_dir)
-    return out
 
 # %% ../nbs/30_pipeline.ipynb #43e8a651
 def render_reports(run_dir,          # a run folder whose summary stage has run
                    quiet:bool=False
                   )->Path:
     "Re-execute the report notebooks of `run_dir` and rewrite `index.html`; returns the reports folder."
-    from sacroiliitis_dlr.core import run_lock, verify_bundle
+    from sacroiliitis_dlr.core import read_run_profile, run_lock, verify_bundle
     run_dir, t0 = Path(run_dir), time.monotonic()
     if not (run_dir/"summary"/"metrics.csv").exists() or not (run_dir/"config.json").exists():
         raise PipelineError(f"{run_dir} has no summary/metrics.csv: run the pipeline first (sacroiliitis-dlr run)")
@@ -877,5 +366,5 @@ def render_reports(run_dir,          # a run folder whose summary stage has run
     with run_lock(run_dir):
         run_stages(run_dir, default_stages(reports=True), None, read_run_profile(run_dir), stages=["reports"], force=True,
                    quiet=quiet, t0=t0)
-        write_index(run_dir)
+        _import_ref(RUN_PAGES)(run_dir, checklist=False, screenshots=True)
     return run_dir/"reports"

@@ -9,26 +9,29 @@ from __future__ import annotations
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SKEWED', 'GROUPS', 'P_COLUMNS', 'factor_values', 'describe', 'p_value', 'table1', 'write_table1', 'load_table1']
+__all__ = ['SKEWED', 'GROUPS', 'P_COLUMNS', 'factor_values', 'describe', 'p_value', 'table1', 'write_table1']
 
 # %% ../nbs/23_tables.ipynb #bb39d71c
 import numpy as np
 import pandas as pd
 from scipy import stats
-from .core import atomic_path, load_json
-from .data import CLINICAL_LABELS, CLINICAL_RANGES, read_split
+from .core import atomic_path
 
 # %% ../nbs/23_tables.ipynb #1d35f59f
 SKEWED = ("crp", "esr", "symptom_duration")  # right-skewed (laboratory values, duration): median [IQR], not mean ± SD
 
 def factor_values(values:pd.Series, # one clinical column, one value per patient (NaN: missing)
-                  column:str        # its name in the manifest
+                  column:str,       # its name in the manifest
+                  *,
+                  ranges=None,      # column -> (kind, allowed values, may be missing), as `data.CLINICAL_RANGES`
+                  labels=None       # column -> row name with units, as `data.CLINICAL_LABELS`
                  )->tuple:
     "`(x, row name, continuous)`: the values as floats (a binary factor: 1 at its counted level, 0 else, NaN missing)."
-    kind, label = CLINICAL_RANGES.get(column, (None,))[0], CLINICAL_LABELS.get(column, column)
+    ranges, labels = ranges or {}, labels or {}
+    kind, label = ranges.get(column, (None,))[0], labels.get(column, column)
     continuous = kind == "number" if kind else (values.dtype != object and values.nunique() > 2)
     if continuous: return values.astype(float), label, True
-    level = CLINICAL_RANGES[column][1][-1] if kind else sorted(values.dropna().unique())[-1]
+    level = ranges[column][1][-1] if kind else sorted(values.dropna().unique())[-1]
     same = values == level if pd.api.types.is_numeric_dtype(values) and not isinstance(level, str) else values.astype(str) == str(level)
     return same.astype(float).where(values.notna()), f"{label} = {level}", False
 
@@ -59,9 +62,9 @@ def p_value(a:pd.Series,       # a factor's values in one group
 GROUPS = ("training, sacroiliitis", "training, no sacroiliitis", "test, sacroiliitis", "test, no sacroiliitis")
 P_COLUMNS = ("p (train, by label)", "p (test, by label)", "p (train vs test)")
 
-def _factor_row(df, group, column):
+def _factor_row(df, group, column, ranges, labels):
     "One factor's row of Table 1: its description per group and its three p-values."
-    x, name, cont = factor_values(df[column], column)
+    x, name, cont = factor_values(df[column], column, ranges=ranges, labels=labels)
     row = {"factor": name, **{g: describe(x[group == g], cont, column in SKEWED) for g in GROUPS}}
     for cohort, p in zip(("train", "test"), P_COLUMNS):
         m = df.split == cohort
@@ -72,35 +75,29 @@ def _factor_row(df, group, column):
 # %% ../nbs/23_tables.ipynb #482c2680
 def table1(manifest:pd.DataFrame,    # one row per patient: patient_id and the clinical columns
            split:pd.DataFrame,       # the run's split (patient_id, label, split), as `data.read_split` gives it
-           clinical_columns=None     # the factors, in order (default: the documented ones the manifest has)
+           clinical_columns=None,    # the factors, in order (default: the columns of `ranges` the manifest has)
+           *,
+           ranges=None,              # column -> (kind, allowed values, may be missing), as `data.CLINICAL_RANGES`
+           labels=None               # column -> row name, as `data.CLINICAL_LABELS`
           )->pd.DataFrame:
     "Table 1: each factor per cohort and label (`GROUPS`), with the p-values `P_COLUMNS`; indexed by `factor`."
-    cols = [c for c in CLINICAL_RANGES if c in manifest] if clinical_columns is None else list(clinical_columns)
+    cols = [c for c in (ranges or {}) if c in manifest] if clinical_columns is None else list(clinical_columns)
     man = manifest[["patient_id", *cols]].astype({"patient_id": str})
     df = split[["patient_id", "split", "label"]].astype({"patient_id": str}).merge(man, on="patient_id", how="left")
     group = df.split.map({"train": "training", "test": "test"}) + ", " + np.where(df.label == 1, "sacroiliitis", "no sacroiliitis")
-    rows = [{"factor": "n", **{g: str(int((group == g).sum())) for g in GROUPS}}] + [_factor_row(df, group, c) for c in cols]
+    rows = [{"factor": "n", **{g: str(int((group == g).sum())) for g in GROUPS}}] + [_factor_row(df, group, c, ranges, labels) for c in cols]
     return pd.DataFrame(rows, columns=["factor", *GROUPS, *P_COLUMNS]).set_index("factor")
 
 # %% ../nbs/23_tables.ipynb #2c0a796b
 def write_table1(folder,               # where `table1.csv` goes (the cohort stage's folder)
                  manifest:pd.DataFrame, # as for `table1`
                  split:pd.DataFrame,
-                 clinical_columns=None
+                 clinical_columns=None,
+                 *,
+                 ranges=None,          # as for `table1`
+                 labels=None
                 )->Path:
     "Write `table1(manifest, split, clinical_columns)` to `folder/table1.csv`, atomically; returns the path."
     path = Path(folder)/"table1.csv"
-    with atomic_path(path) as tmp: table1(manifest, split, clinical_columns).to_csv(tmp)
+    with atomic_path(path) as tmp: table1(manifest, split, clinical_columns, ranges=ranges, labels=labels).to_csv(tmp)
     return path
-
-# %% ../nbs/23_tables.ipynb #69c679da
-def load_table1(run_dir # a run folder whose cohort stage has run
-               )->pd.DataFrame:
-    "The run's Table 1: `cohort/table1.csv`, or computed from its split and manifest for a run made before the CSV."
-    f = Path(run_dir)/"cohort"/"table1.csv"
-    if f.exists(): return pd.read_csv(f, index_col="factor", dtype={g: str for g in GROUPS}, keep_default_na=False,
-                                      na_values={p: [""] for p in P_COLUMNS}, float_precision="round_trip")
-    split, val = read_split(run_dir), load_json(Path(run_dir)/"cohort"/"validation.json")
-    man = Path(val.get("manifest", ""))  # an absolute path in runs made before issue 25; since then the name only
-    if not (man.is_absolute() and man.is_file()): return table1(split[["patient_id"]], split, ())
-    return table1(pd.read_csv(man, dtype={"patient_id": str, "sex": str}), split, val.get("clinical_columns"))

@@ -83,7 +83,7 @@ def test_run_page_says_what_was_found(run):
 
 
 def test_screenshots_are_pictures(run):
-    from sacroiliitis_dlr.pipeline import chromium
+    from sacroiliitis_dlr.reports import chromium
     if chromium() is None: pytest.skip("Chromium is not installed (apt-get install chromium): no screenshots")
     import matplotlib.image as mpimg
     for name in ("index", "summary"):
@@ -133,12 +133,12 @@ def shown_table(page: str, header: str):
 def test_cohort_report_shows_table1_of_the_library(run, cohort, pages):
     import math
     import pandas as pd
-    from sacroiliitis_dlr.data import read_split
-    from sacroiliitis_dlr.tables import GROUPS, P_COLUMNS, load_table1, table1
+    from sacroiliitis_dlr.data import CLINICAL_LABELS, CLINICAL_RANGES, load_table1, read_split
+    from sacroiliitis_dlr.tables import GROUPS, P_COLUMNS, table1
     out = run[0]
     val = json.loads((out / "cohort" / "validation.json").read_text())
     man = pd.read_csv(cohort / "manifest.csv", dtype={"patient_id": str, "sex": str})
-    t1 = table1(man, read_split(out), val["clinical_columns"])
+    t1 = table1(man, read_split(out), val["clinical_columns"], ranges=CLINICAL_RANGES, labels=CLINICAL_LABELS)
     pd.testing.assert_frame_equal(load_table1(out), t1)  # cohort/table1.csv where the run wrote it
     assert len(t1) == 1 + len(val["clinical_columns"]) >= 5
     shown = shown_table(pages["cohort"], P_COLUMNS[0])
