@@ -1,4 +1,4 @@
-"""One command from a cohort to a paper-style report: the stages in order, resumable, never half-written, and the papermill reports.
+"""The runner: one command from a cohort to a run folder, the stages in order, resumable, never half-written, ending with the run page.
 
 Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/pipeline.html.md"""
 
