@@ -36,13 +36,13 @@ from sklearn.svm import SVC
 import io, zipfile
 import skops.io as sio
 from threadpoolctl import threadpool_limits
-from .core import atomic_dir, atomic_write, get_profile, load_json, model_spec, read_run_profile, save_json
+from .core import SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json, model_spec, read_run_profile, save_json
 from .evaluation import PREDICTION_COLUMNS, read_prediction_tables
 from .metrics import auc_ci
 from .plots import OKABE_ITO, PRINT_STYLE, save_figure
 
 # %% ../nbs/12_stacking.ipynb #43e4b880
-class StackingError(ValueError):
+class StackingError(SacroiliitisError, ValueError):
     "The base-model prediction table or the stacking artefacts are missing, inconsistent or not out-of-fold."
 
 # %% ../nbs/12_stacking.ipynb #4372d25c
