@@ -10,7 +10,7 @@ import base64, html, mimetypes
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAGE_CSS', 'esc', 'html_page', 'html_table', 'data_uri', 'image_tag', 'link_list']
+__all__ = ['PAGE_CSS', 'NO_SCRIPT_POLICY', 'esc', 'html_page', 'html_table', 'data_uri', 'image_tag', 'link_list']
 
 # %% ../nbs/24_pages.ipynb #d4ab6eb8
 import pandas as pd
@@ -27,12 +27,16 @@ def esc(value # anything; shown as text
     return html.escape(str(value))
 
 # %% ../nbs/24_pages.ipynb #6f24036d
+# defence in depth: were a value ever left unescaped, the browser still runs no script and loads nothing from outside
+NO_SCRIPT_POLICY = ("<meta http-equiv='Content-Security-Policy' "
+                    "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">")
+
 def html_page(title:str,         # the page's title (escaped here)
               body:str,          # the page's HTML body (already escaped where it shows values)
               css:str=PAGE_CSS   # the style sheet
              )->str:
-    "A standalone HTML document: UTF-8, the style inline, no script."
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+    "A standalone HTML document: UTF-8, the style inline, and a security policy that lets no script run."
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{NO_SCRIPT_POLICY}<title>{esc(title)}</title>"
             f"<style>{css}</style></head><body>{body}</body></html>")
 
 # %% ../nbs/24_pages.ipynb #e0cc8c59

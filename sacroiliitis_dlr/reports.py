@@ -312,10 +312,10 @@ def chromium()->str|None:
 _NO_SANDBOX = ("No usable sandbox", "sandbox", "namespace")  # what Chromium says when its sandbox cannot start
 
 def _chromium_shot(exe, page, tmp, width, height, sandbox:bool):
-    "Run headless Chromium once, scripts off and offline; returns its stderr."
+    "Run headless Chromium once, offline; returns its stderr."
     res = subprocess.run([exe, "--headless", *([] if sandbox else ["--no-sandbox"]), "--disable-gpu", "--disable-quic",
                           "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          "--blink-settings=scriptEnabled=false", "--hide-scrollbars", f"--user-data-dir={tmp}",
+                          "--hide-scrollbars", f"--user-data-dir={tmp}",
                           f"--window-size={width},{height}", f"--screenshot={tmp}.png", Path(page).resolve().as_uri()],
                          capture_output=True, text=True, timeout=120)
     return res.stderr

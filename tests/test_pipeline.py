@@ -70,7 +70,7 @@ def test_every_report_notebook_executed(run, cohort):
     pngs = sorted((rep / "figures").glob("*.png"))
     assert len(pngs) >= 2 * len(names) - 3
     for p in pngs: assert p.with_suffix(".pdf").exists(), p.name
-    assert "summary/metrics.csv" in index and "http" not in index  # opens offline: no external resources
+    assert "summary/metrics.csv" in index and "http://" not in index and "https://" not in index  # opens offline: no external resources
 
 
 def test_second_run_skips_every_stage(run, cohort):

@@ -79,7 +79,7 @@ def test_run_page_says_what_was_found(run):
     assert figures(page) >= 1
     assert "Dice" in page and "oracle" in page
     for name in ("summary", "cohort", "segmentation", "model_combined"): assert f'href="reports/{name}.html"' in page
-    assert "http" not in page  # opens offline
+    assert "http://" not in page and "https://" not in page  # opens offline
 
 
 def test_screenshots_are_pictures(run):
