@@ -17,7 +17,7 @@ __all__ = ['LEDGER', 'RUN_PAGES', 'PipelineError', 'Stage', 'default_stages', 'l
            'cohort_record', 'run_pipeline', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
-from .core import SacroiliitisError, get_profile, init_run, load_json, save_json
+from .core import LEDGER_FILE, LOCK_FILE, LOG_FILE, RunFolder, SacroiliitisError, get_profile, load_json
 from .data import cohort_fingerprint, load_cohort, manifest_path
 
 # %% ../nbs/30_pipeline.ipynb #298a4dcd
@@ -81,24 +81,17 @@ def log_line(run_dir,          # the run folder (`pipeline.log` is appended to),
     "Print `msg` with the elapsed time and append it to the run folder's `pipeline.log` (skipped when the disk is full)."
     line = f"[pipeline {_stamp(t0)}] {msg}"
     print(line if shown is None else f"[pipeline {_stamp(t0)}] {shown}", flush=True)
-    if run_dir is None or not Path(run_dir).exists(): return
-    try:
-        with open(Path(run_dir)/"pipeline.log", "a") as f: f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {line}\n")
-    except OSError as e:
-        if e.errno not in _DISK_FULL: raise  # a full disk fails the stage's own write: that error is the one reported
+    if run_dir is not None: RunFolder(run_dir).log(line)  # skipped on a full disk: the stage's own write error is reported
 
 
 # %% ../nbs/30_pipeline.ipynb #cf506850
-LEDGER = "pipeline.json"
+LEDGER = LEDGER_FILE  # the ledger's name, `pipeline.json` (its home is `core.RunFolder`)
 
 def read_ledger(run_dir)->dict:
-    "The run folder's ledger (`pipeline.json`): stage records and the cohort validation."
-    f = Path(run_dir)/LEDGER
-    led = load_json(f) if f.exists() else {}
-    led.setdefault("stages", {}); led.setdefault("validated", None)
-    return led
+    "The run folder's ledger (`pipeline.json`): stage records and the cohort validation (`core.RunFolder.read_ledger`)."
+    return RunFolder(run_dir).read_ledger()
 
-def _save_ledger(run_dir, led): save_json(Path(run_dir)/LEDGER, led)
+def _save_ledger(run_dir, led): RunFolder(run_dir).save_ledger(led)
 
 def _now(): return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -124,7 +117,7 @@ def _clear_tmp(run_dir, st):
 
 # %% ../nbs/30_pipeline.ipynb #073c6b2c
 _STAGE_READS = contextvars.ContextVar("stage_reads", default=None)  # (stage, run folder roots, allowed prefixes, seen)
-_RUN_FILES = ("config.json", LEDGER, "pipeline.log", ".lock", "cache")  # what every stage may read
+_RUN_FILES = ("config.json", LEDGER_FILE, LOG_FILE, LOCK_FILE, "cache")  # what every stage may read
 
 def _is_read(mode, flags)->bool:
     if isinstance(mode, str): return not any(c in mode for c in "wax+")
@@ -283,7 +276,7 @@ def _open_run(out, profile, seed, replace, extra, executor, fp, t0)->Path:
     "Open the run folder (config.json), record the executor and the cohort's validation in the ledger."
     from sacroiliitis_dlr.jobs import ExecutorConfig, record_executor
     cfg = Path(out)/"config.json"; before = cfg.read_bytes() if cfg.is_file() else None
-    run_dir = init_run(out, profile, seed, replace, extra=extra)
+    run_dir = RunFolder(out).open(profile, seed, extra, force=replace).path
     _record_config(run_dir, before)
     record_executor(run_dir, executor or ExecutorConfig())  # where this command trains: it does not change the numbers
     led = read_ledger(run_dir)
@@ -335,14 +328,13 @@ def run_pipeline(cohort,               # cohort folder (holding manifest.csv) or
                  allow_outside:bool=False # accept image paths outside the cohort folder (CLI: --allow-outside-paths)
                 )->Path:
     "Run the pipeline from `cohort` into the run folder `out`; returns the run folder."
-    from sacroiliitis_dlr.core import check_run_folder, run_lock
     t0, out, profile = time.monotonic(), Path(out), get_profile(profile)
     man = manifest_path(cohort).resolve()
     fp, predictors = cohort_fingerprint(man), tuple(dict.fromkeys(predictors))
     extra = cohort_record(man, fp, predictors, allow_outside)
-    check_run_folder(out, profile, seed, extra, force=replace)  # a file, someone else's folder, another run: refused now
+    RunFolder(out).check(profile, seed, extra, force=replace)  # a file, someone else's folder, another run: refused now
     validated = _validate_cohort(out, man, fp, profile, predictors, force or replace, t0, allow_outside)
-    with run_lock(out):  # one run at a time in a folder
+    with RunFolder(out).lock():  # one run at a time in a folder
         run_dir = _open_run(out, profile, seed, replace, extra, executor, fp, t0)
         registry = registry if registry is not None else default_stages(reports)
         run_stages(run_dir, registry, (lambda: validated or load_cohort(man, predictors=predictors, profile=profile, allow_outside=allow_outside)), profile, seed, stages,
@@ -358,12 +350,12 @@ def render_reports(run_dir,          # a run folder whose summary stage has run
                    quiet:bool=False
                   )->Path:
     "Re-execute the report notebooks of `run_dir` and rewrite `index.html`; returns the reports folder."
-    from sacroiliitis_dlr.core import read_run_profile, run_lock, verify_bundle
+    from sacroiliitis_dlr.core import read_run_profile, verify_bundle
     run_dir, t0 = Path(run_dir), time.monotonic()
     if not (run_dir/"summary"/"metrics.csv").exists() or not (run_dir/"config.json").exists():
         raise PipelineError(f"{run_dir} has no summary/metrics.csv: run the pipeline first (sacroiliitis-dlr run)")
     verify_bundle(run_dir)  # a bundle from elsewhere: every file whole and as its stage wrote it, before anything is read
-    with run_lock(run_dir):
+    with RunFolder(run_dir).lock():
         run_stages(run_dir, default_stages(reports=True), None, read_run_profile(run_dir), stages=["reports"], force=True,
                    quiet=quiet, t0=t0)
         _import_ref(RUN_PAGES)(run_dir, checklist=False, screenshots=True)
