@@ -277,8 +277,8 @@ def _open_run(out, profile, seed, replace, extra, executor, fp, t0)->Path:
     from sacroiliitis_dlr.jobs import ExecutorConfig, record_executor
     cfg = Path(out)/"config.json"; before = cfg.read_bytes() if cfg.is_file() else None
     run_dir = RunFolder(out).open(profile, seed, extra, force=replace).path
-    _record_config(run_dir, before)
     record_executor(run_dir, executor or ExecutorConfig())  # where this command trains: it does not change the numbers
+    _record_config(run_dir, before)  # after every write of config.json by this command
     led = read_ledger(run_dir)
     led["validated"] = dict(fingerprint=fp["files"], cohort=extra["cohort_name"], manifest_sha256=fp["manifest"], at=_now())
     _save_ledger(run_dir, led)
