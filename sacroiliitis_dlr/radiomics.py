@@ -7,13 +7,12 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/radiomics.html.md"""
 # %% ../nbs/14_radiomics.ipynb #0e82cfb4
 from __future__ import annotations
 import json, logging, warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FAMILIES', 'PROFILE_CONFIGS', 'RadiomicsError', 'RadiomicsConfig', 'profile_config', 'roi_mask', 'joint_masks',
-           'mirp_features', 'patient_features', 'cohort_features', 'fit_radiomics_model', 'apply_radiomics_model',
-           'model_name', 'cross_validate_radiomics', 'run_radiomics_stage', 'read_radiomics_model', 'predict_radiomics']
+__all__ = ['RadiomicsError', 'joint_masks', 'mirp_features', 'patient_features', 'cohort_features', 'fit_radiomics_model',
+           'apply_radiomics_model', 'model_name', 'cross_validate_radiomics', 'run_radiomics_stage',
+           'read_radiomics_model', 'predict_radiomics']
 
 # %% ../nbs/14_radiomics.ipynb #6c1a783c
 import numpy as np
@@ -23,44 +22,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
-from .core import atomic_dir, get_profile, load_json, read_run_profile, save_json, to_dict
+from .core import (RadiomicsConfig, SacroiliitisError, atomic_dir, get_profile, load_json, read_run_profile,
+                                   save_json, to_dict)
 from .metrics import auc_ci
-from .evaluation import PREDICTION_COLUMNS, read_prediction_tables
+from .evaluation import PREDICTION_COLUMNS, base_model_metrics, read_prediction_tables
+from .data import read_split  # the one reader of a run's split
+from .rois import load_rois, stage_roi_masks  # the ROI stage's files, and its masks on the ROI grid
 
 # %% ../nbs/14_radiomics.ipynb #b325bc17
-class RadiomicsError(ValueError):
+class RadiomicsError(SacroiliitisError, ValueError):
     "The ROIs, masks or fitted radiomics models are missing or inconsistent; the message names the patient or file."
-
-# %% ../nbs/14_radiomics.ipynb #032c0651
-FAMILIES = ("statistics", "intensity_histogram", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm")
-
-@dataclass(frozen=True)
-class RadiomicsConfig:
-    "Feature extraction and model settings of the radiomics base models (saved as `radiomics/config.json`)."
-    families: tuple = FAMILIES   # MIRP feature families
-    n_bins: int = 16             # fixed bin number discretisation (IBSI 3.4.2)
-    Cs: tuple = tuple(float(c) for c in np.logspace(-3, 1, 9))  # inverse L2 penalties tried by the inner CV
-    inner_folds: int = 5         # inner CV that picks C (by AUC) inside each training fold
-    n_jobs: int = 2              # extraction processes (the cohort's modality x joint lists in parallel)
-
-# %% ../nbs/14_radiomics.ipynb #8292e0b6
-PROFILE_CONFIGS = {"smoke": RadiomicsConfig(families=("statistics", "intensity_histogram", "glcm"))}
-
-def profile_config(profile # a `Profile` or its name
-                  )->RadiomicsConfig:
-    "The radiomics settings of a profile (`PROFILE_CONFIGS`, else the defaults)."
-    return PROFILE_CONFIGS.get(get_profile(profile).name, RadiomicsConfig())
-
-# %% ../nbs/14_radiomics.ipynb #2c0ca434
-def roi_mask(mask:np.ndarray,   # (X, Y, Z) SIJ mask on the patient's harmonised grid
-             affine:np.ndarray, # the patient's 4x4 affine
-             profile="cpu"      # uses `roi.size` and `roi.margin_mm`, as the ROI stage does
-            )->np.ndarray:
-    "The SIJ mask cropped and resampled exactly like the ROI: bool (*profile.roi.size)."
-    from sacroiliitis_dlr.segmentation import roi_crop
-    m = np.asarray(mask) > 0
-    if not m.any(): m = np.ones_like(m)  # the ROI stage's fallback: the whole volume
-    return roi_crop(m[None].astype(np.float32), m, affine, profile)[0] > 0.5
 
 # %% ../nbs/14_radiomics.ipynb #06628364
 def joint_masks(m:np.ndarray # bool (X, Y, Z) mask on the ROI grid
@@ -207,27 +178,6 @@ def cross_validate_radiomics(features:pd.DataFrame, # all patients' features (in
     preds = pd.concat(rows, ignore_index=True).assign(model=model_name(modality), modality=modality, arch="radiomics")
     return preds[["patient_id", "split", "fold", "model", "modality", "arch", "prob"]], models
 
-# %% ../nbs/14_radiomics.ipynb #0d3ce54d
-def _stage_masks(run_dir, cohort, split, profile):
-    "ROI-grid masks of every patient, made as the ROI stage made the ROIs."
-    from sacroiliitis_dlr.segmentation import _auto_on_grid, _load, roi_box
-    masks_dir, source, out = Path(run_dir)/"segmentation"/"masks", profile.roi.mask_source, []
-    for pid in split.patient_id:
-        with np.load(Path(run_dir)/"rois"/f"{pid}.npz") as z:
-            if "mask" in z.files: out.append(z["mask"].astype(bool)); continue  # an ROI stage that saves its mask
-        if cohort is None: raise RadiomicsError("the radiomics stage needs the cohort to rebuild the ROI masks")
-        p = _load(cohort, pid, run_dir)
-        m = _auto_on_grid(masks_dir, pid, p) if source == "auto" else p.mask
-        if m is None: raise RadiomicsError(f"patient {pid} has no manual mask but roi.mask_source is 'manual'")
-        if not np.asarray(m).any(): m = np.ones_like(m)  # the ROI stage's fallback
-        with np.load(Path(run_dir)/"rois"/f"{pid}.npz") as z: saved = z["box"] if "box" in z.files else None
-        box = roi_box(m, p.affine, profile.roi.margin_mm)
-        if saved is not None and not np.array_equal(saved, [[b.start, b.stop] for b in box]):
-            raise RadiomicsError(f"patient {pid}: the mask's ROI box {[[b.start, b.stop] for b in box]} is not the ROI stage's "
-                                 f"{saved.tolist()}; rerun the ROI stage, then this one")
-        out.append(roi_mask(m, p.affine, profile))
-    return np.stack(out)
-
 # %% ../nbs/14_radiomics.ipynb #52b86c65
 def run_radiomics_stage(run_dir,          # the run folder (cohort/split.csv, rois/ and, for automatic masks, segmentation/masks)
                         cohort=None,      # the `data.Cohort` (its images give the harmonised grid of each mask)
@@ -235,18 +185,16 @@ def run_radiomics_stage(run_dir,          # the run folder (cohort/split.csv, ro
                         seed:int=0,
                         force:bool=False, # replace an existing radiomics/ folder
                         quiet:bool=False,
-                        config:RadiomicsConfig|None=None # default: `profile_config` of the profile
+                        config:RadiomicsConfig|None=None # default: the profile's `radiomics` section
                        )->Path:
     "Extract the SIJ features, cross-validate one radiomics model per modality; write `run_dir/radiomics`."
-    from sacroiliitis_dlr.classification import base_model_metrics, load_rois
-    from sacroiliitis_dlr.data import read_split
     run_dir = Path(run_dir); out = run_dir/"radiomics"
     if out.exists() and not force: return out
     p = get_profile(profile) if profile is not None else read_run_profile(run_dir)
-    config = config or profile_config(p)
+    config = config or p.radiomics
     split = read_split(run_dir)
     rois, modalities = load_rois(run_dir, split.patient_id, p.roi.size)
-    feats = cohort_features(rois, _stage_masks(run_dir, cohort, split, p), split.patient_id, modalities, config)
+    feats = cohort_features(rois, stage_roi_masks(run_dir, cohort, split.patient_id, profile=p), split.patient_id, modalities, config)
     preds, models = [], {}
     for mod in modalities:
         pr, models[model_name(mod)] = cross_validate_radiomics(feats, split, mod, config, seed)
