@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import nibabel as nib
 from scipy import ndimage
-from .core import (CohortConfig, atomic_dir, atomic_path, get_profile, load_json, path_inside, read_run_profile,
+from .core import (SacroiliitisError, CohortConfig, atomic_dir, atomic_path, get_profile, load_json, path_inside, read_run_profile,
                                    save_json)
 from .tables import GROUPS, P_COLUMNS, table1, write_table1  # Table 1 knows no schema: the stage passes it
 
 # %% ../nbs/02_data.ipynb #2ffd3463
-class CohortError(ValueError):
+class CohortError(SacroiliitisError, ValueError):
     "A cohort's manifest or images have problems; the message lists every one (patient, column or file, cause)."
     def __init__(self, problems:list, source=""):
         self.problems = list(problems)

@@ -21,13 +21,13 @@ __all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS'
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
 import pandas as pd
-from .core import FINAL_MODELS, ModelSpec, atomic_dir, load_json, model_registry, model_spec, model_specs
+from .core import SacroiliitisError, FINAL_MODELS, ModelSpec, atomic_dir, load_json, model_registry, model_spec, model_specs
 from .data import read_split  # the one reader of a run's split
 from .metrics import (MetricsError, auc_ci, binary_metrics, calibration_summary, delong_matrix, delong_test,
                       hosmer_lemeshow, net_benefit, nri_idi, wilson_ci, youden_cutoff)
 
 # %% ../nbs/22_evaluation.ipynb #20e66c82
-class EvaluationError(ValueError):
+class EvaluationError(SacroiliitisError, ValueError):
     "Predictions that cannot be evaluated: missing or malformed tables, or patients that disagree with the run's split."
 
 # %% ../nbs/22_evaluation.ipynb #129df50c

@@ -16,7 +16,7 @@ __all__ = ['LOSO_COLUMNS', 'LosoError', 'loso_split', 'run_loso_cohort_stage', '
 # %% ../nbs/31_loso.ipynb #8939101c
 import numpy as np
 import pandas as pd
-from .core import (FINAL_MODELS, atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
+from .core import (SacroiliitisError, FINAL_MODELS, atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
                                    read_run_profile, run_lock, save_json)
 from .data import (cohort_fingerprint, dataset_fingerprint, load_cohort, make_plan, manifest_path, split_strata,
                                    validation_record, write_cohort_facts)
@@ -24,7 +24,7 @@ from .pipeline import PipelineError, Stage, default_stages, log_line, run_stages
 from .reports import execute_reports, notebooks_to_html, record_final_path, templates_dir, write_run_pages
 
 # %% ../nbs/31_loso.ipynb #1c49a586
-class LosoError(ValueError):
+class LosoError(SacroiliitisError, ValueError):
     "A leave-one-scanner-out request that cannot be met; the message names the scanner or the file."
 
 # %% ../nbs/31_loso.ipynb #74b8477d
