@@ -13,11 +13,11 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'count_parameters', 'roi_augment', 'load_rois',
-           'ROIDataset', 'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner', 'predict_probs',
-           'train_model', 'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold', 'cross_validate',
-           'base_model_metrics', 'gradcam_layer', 'gradcam_maps', 'plot_gradcam', 'train_folds_parallel',
-           'train_folds_submitit', 'run_classification_stage', 'expected_checkpoints', 'predict_base_models']
+__all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'count_parameters', 'roi_augment', 'ROIDataset',
+           'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner', 'predict_probs', 'train_model',
+           'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold', 'cross_validate', 'gradcam_layer',
+           'gradcam_maps', 'plot_gradcam', 'train_folds_parallel', 'train_folds_submitit', 'run_classification_stage',
+           'expected_checkpoints', 'predict_cnn_models']
 
 # %% ../nbs/11_classification.ipynb #654c4bf3
 import numpy as np
@@ -44,14 +44,16 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from .metrics import auc_ci, youden_cutoff, binary_metrics
 from .segmentation import fit_state_dict, read_state_dict  # one reader of checkpoints
-from .evaluation import PREDICTION_COLUMNS, read_prediction_tables
+from .evaluation import PREDICTION_COLUMNS, base_model_metrics, read_prediction_tables
+from .data import read_split  # the one reader of a run's split
+from .rois import load_rois  # the one reader of the ROI stage's files
 from .core import (Profile, get_profile, seed_everything, choose_device, config_hash, to_dict,
-                                   from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile)
+                                   from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile, SacroiliitisError)
 from .jobs import (ExecutorConfig, ResumableJob, deal, gpu_slots, job_count, make_executor,
                                    read_executor, submit_jobs, visible_gpus, wait_jobs)
 
 # %% ../nbs/11_classification.ipynb #08f8794c
-class ClassificationError(ValueError):
+class ClassificationError(SacroiliitisError, ValueError):
     "A classification input (ROI, split, checkpoint) is missing or inconsistent; the message names it."
 
 # %% ../nbs/11_classification.ipynb #45a9df2d
@@ -103,33 +105,6 @@ def roi_augment(seed:int=0 # seed of the transforms' own random state
         RandGaussianNoise(prob=0.2, std=0.05)])
     tf.set_random_state(seed=seed)
     return tf
-
-# %% ../nbs/11_classification.ipynb #8a387cd9
-from .data import read_split  # the one reader of a run's split
-
-def load_rois(run_dir,      # the run folder
-              patient_ids,  # patients to load, in this order
-              roi_size=None # expected (X, Y, Z), e.g. `profile.roi.size`; None: not checked
-             )->tuple[np.ndarray, tuple]:
-    "ROIs as one float32 array (N, C, X, Y, Z) and the modalities (channel names)."
-    images, modalities, problems = [], None, []
-    for pid in patient_ids:
-        path = Path(run_dir)/"rois"/f"{pid}.npz"
-        if not path.exists(): problems.append(f"patient {pid}: {path} missing"); continue
-        try:  # allow_pickle=False (numpy's default): plain arrays only, nothing in the file runs
-            with np.load(path, allow_pickle=False) as z: img, mods = z["image"].astype(np.float32), tuple(str(m) for m in z["modalities"])
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            problems.append(f"patient {pid}: {path} is not a readable ROI file ({str(e).strip()[:150]})"); continue
-        if modalities is None: modalities = mods
-        if mods != modalities: problems.append(f"patient {pid}: modalities {mods} != {modalities} in {path}")
-        elif img.ndim != 4 or img.shape[0] != len(mods) or (roi_size and tuple(img.shape[1:]) != tuple(roi_size)):
-            problems.append(f"patient {pid}: image shape {img.shape} in {path}, expected ({len(mods)}, *{tuple(roi_size or ())})")
-        elif not np.isfinite(img).all(): problems.append(f"patient {pid}: non-finite values in {path}")
-        images.append(img)
-    if problems:
-        raise ClassificationError("ROI problems (run the ROI stage, segmentation.run_roi_stage):\n  " + "\n  ".join(problems[:20])
-                                  + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
-    return np.stack(images), modalities
 
 # %% ../nbs/11_classification.ipynb #ab05af00
 class ROIDataset(torch.utils.data.Dataset):
@@ -317,22 +292,6 @@ def cross_validate(arch:str, modality:str,
     folds = sorted(split.loc[split.split == "train", "fold"].unique())
     metas = [train_fold(arch, modality, k, images, modalities, split, ckpt_dir, profile, seed, quiet, device) for k in folds]
     return _long_table(metas), metas
-
-# %% ../nbs/11_classification.ipynb #6956d7ac
-def base_model_metrics(predictions:pd.DataFrame, # the long table: patient_id, split, model, arch, modality, prob
-                       labels:pd.Series          # 0/1 label indexed by patient_id
-                      )->pd.DataFrame:
-    "Per base model and split (OOF train, test): AUC (95% CI), and metrics at the train-chosen Youden cut-off."
-    from sacroiliitis_dlr.evaluation import cohort_metrics, train_cutoff  # the one home of the per-model statistics
-    rows = []
-    for name, g in predictions.groupby("model", sort=False):
-        tr = g[g.split == "train"]
-        cut, _ = train_cutoff(labels[tr.patient_id].to_numpy(), tr.prob.to_numpy())
-        for part, d in (("train_oof", tr), ("test", g[g.split == "test"])):
-            m = cohort_metrics(labels[d.patient_id].to_numpy(), d.prob.to_numpy(), cut)
-            rows.append(dict(model=name, arch=g.arch.iloc[0], modality=g.modality.iloc[0], split=part, n=m.pop("n"),
-                             auc=m.pop("auc"), auc_lo=m.pop("auc_lo"), auc_hi=m.pop("auc_hi"), cutoff=cut, **m))
-    return pd.DataFrame(rows)
 
 # %% ../nbs/11_classification.ipynb #90b85657
 GRADCAM_LAYERS = {"resnet50": ("layer4", "layer3", "layer2"), "resnet101": ("layer4", "layer3", "layer2"),
@@ -528,11 +487,10 @@ def expected_checkpoints(run_dir # a run folder with a finished classification s
     return {folder/"checkpoints"/f"{m}_fold{int(k)}.pt": (m, int(k)) for m, k in pairs.itertuples(index=False)}
 
 # %% ../nbs/11_classification.ipynb #5d67ebd0
-def predict_base_models(run_dir,            # a run folder with a finished classification stage
-                        roi:np.ndarray,     # float32 (C, X, Y, Z), channels in the run's modality order
-                        roi_mask=None,      # bool (X, Y, Z) SIJ mask on the ROI grid (`radiomics.roi_mask`); needed when the run has radiomics models
-                       )->dict:
-    "{model name: probability of sacroiliitis} for one patient, each the mean over the model's fold models."
+def predict_cnn_models(run_dir,            # a run folder with a finished classification stage
+                       roi:np.ndarray      # float32 (C, X, Y, Z), channels in the run's modality order
+                      )->dict:
+    "{CNN base model: probability of sacroiliitis} for one patient, each the mean over the model's fold models."
     ckpts = expected_checkpoints(run_dir)
     missing = [str(f) for f in ckpts if not f.exists()]
     if missing: raise ClassificationError(f"{missing[0]} is missing ({len(missing)} of {len(ckpts)} fold checkpoints): "
@@ -546,9 +504,4 @@ def predict_base_models(run_dir,            # a run folder with a finished class
         if roi.ndim != 4 or roi.shape[0] != len(meta["modalities"]):
             raise ClassificationError(f"ROI shape {roi.shape}: expected ({len(meta['modalities'])}, X, Y, Z) with channels {meta['modalities']}")
         probs.setdefault(name, []).append(float(predict_probs(model, roi[None, [meta["channel"]]])[0]))
-    probs = {k: float(np.mean(v)) for k, v in probs.items()}
-    if (Path(run_dir)/"radiomics"/"config.json").exists():
-        from sacroiliitis_dlr.radiomics import predict_radiomics
-        if roi_mask is None: raise ClassificationError("the run has radiomics base models: pass roi_mask (radiomics.roi_mask of the SIJ mask)")
-        probs.update(predict_radiomics(run_dir, roi, roi_mask))
-    return probs
+    return {k: float(np.mean(v)) for k, v in probs.items()}
