@@ -194,7 +194,7 @@ def main():
     step("cohort", seconds=round(time.perf_counter() - t0, 1), n=len(cohort.manifest))
 
     run = init_run(work/"run", paper, seed=0)
-    run_cohort_stage(run, cohort, paper, seed=0, quiet=True)
+    run_cohort_stage(run, cohort, profile=paper, seed=0)
     seg_profile = override(paper, segmentation__epochs=a.seg_epochs)
     torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
     t0 = time.perf_counter()

@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #f96b0b21
 from __future__ import annotations
-import copy, dataclasses, errno, hashlib, json, os, platform, random, shutil, subprocess, tempfile
+import copy, dataclasses, errno, functools, hashlib, inspect, json, os, platform, random, shutil, subprocess, tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, timezone
@@ -23,9 +23,9 @@ __all__ = ['FAMILIES', 'CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE',
            'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
            'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside',
            'check_replace_target', 'package_versions', 'git_commit', 'RunFolder', 'init_run', 'read_run_profile',
-           'check_run_folder', 'run_lock', 'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError',
-           'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs', 'run_modalities', 'model_registry',
-           'model_spec']
+           'check_run_folder', 'run_lock', 'StageContext', 'stage_function', 'bundle_files', 'record_bundle',
+           'write_bundle_manifest', 'BundleError', 'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs',
+           'run_modalities', 'model_registry', 'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -532,6 +532,38 @@ def run_lock(run_dir # the run folder (created if absent)
                                  f"or give another --out") from None
         f.seek(0); f.truncate(); f.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%SZ}\n"); f.flush()
         yield run_dir
+
+# %% ../nbs/00_core.ipynb #d689a707
+@dataclass(frozen=True)
+class StageContext:
+    "What the runner knows when it calls a stage; each stage takes the fields it names (`arguments`)."
+    run_dir: Path
+    profile: Profile
+    seed: int = 0
+    force: bool = False   # replace the stage's finished folder
+    quiet: bool = False   # no progress bars or per-step lines
+    cohort: object = None # a `data.Cohort`, for the stages that read images
+
+    def arguments(self, func)->dict:
+        "The fields `func` takes by name, besides `run_dir` (its first, positional parameter)."
+        names = inspect.signature(func).parameters
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "run_dir" and f.name in names}
+
+# %% ../nbs/00_core.ipynb #a3cbc831
+def stage_function(folder:str # the stage's folder in the run folder
+                  ):
+    "Decorator for a stage writing `run_dir/folder`: a finished folder is returned unless `force`; `profile=None` is the run's."
+    def decorate(func):
+        takes = inspect.signature(func).parameters
+        @functools.wraps(func)
+        def stage(run_dir, *args, force:bool=False, profile=None, **kw):
+            out = Path(run_dir)/folder
+            if out.exists() and not force: return out
+            if "profile" in takes: kw["profile"] = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+            if "force" in takes: kw["force"] = force
+            return func(run_dir, *args, **kw)
+        return stage
+    return decorate
 
 # %% ../nbs/00_core.ipynb #7b3534d2
 BUNDLE_FILE = "bundle.json"  # the run folder's manifest: size and SHA-256 of every file of the model bundle

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import nibabel as nib
 from scipy import ndimage
-from .core import (SacroiliitisError, CohortConfig, atomic_dir, atomic_path, get_profile, load_json, path_inside, read_run_profile,
+from .core import (stage_function, SacroiliitisError, CohortConfig, atomic_dir, atomic_path, get_profile, load_json, path_inside, read_run_profile,
                                    save_json)
 from .tables import GROUPS, P_COLUMNS, table1, write_table1  # Table 1 knows no schema: the stage passes it
 
@@ -753,17 +753,16 @@ def validation_record(cohort # a `data.Cohort` (validated)
 
 
 # %% ../nbs/02_data.ipynb #b635b98b
+@stage_function("cohort")
 def run_cohort_stage(run_dir,          # the run folder
                      cohort,           # a `data.Cohort` (validated)
-                     profile=None,     # a `Profile` or its name (default: the run's)
+                     *,
+                     profile,          # the run's `Profile` (`stage_function` resolves a name or None)
                      seed:int=0,       # the split's seed
-                     force:bool=False, # replace an existing cohort/ folder
-                     quiet:bool=False
+                     force:bool=False  # replace an existing cohort/ folder
                     )->Path:
     "Write `run_dir/cohort/`: the split, Table 1, validation record, fingerprint, plan and what the reports need."
-    run_dir = Path(run_dir); out = run_dir/"cohort"
-    if out.exists() and not force: return out
-    prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+    run_dir = Path(run_dir); out = run_dir/"cohort"; prof = profile
     man = cohort.manifest
     split = split_cohort(man, test_size=prof.cohort.test_size, n_folds=prof.cohort.n_folds, seed=seed)
     fingerprint = dataset_fingerprint(cohort)

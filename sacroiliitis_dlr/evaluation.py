@@ -21,7 +21,7 @@ __all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS'
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
 import pandas as pd
-from .core import SacroiliitisError, FINAL_MODELS, ModelSpec, atomic_dir, load_json, model_registry, model_spec, model_specs
+from .core import stage_function, SacroiliitisError, FINAL_MODELS, ModelSpec, atomic_dir, load_json, model_registry, model_spec, model_specs
 from .data import read_split  # the one reader of a run's split
 from .metrics import (MetricsError, auc_ci, binary_metrics, calibration_summary, delong_matrix, delong_test,
                       hosmer_lemeshow, net_benefit, nri_idi, wilson_ci, youden_cutoff)
@@ -382,16 +382,13 @@ def _summary_tables(run_dir)->dict:
     if orc is not None: tabs.update({"oracle.csv": orc, "oracle_gaps.csv": oracle_gaps(run_dir, preds, registry=tabs["models.csv"])})
     return tabs
 
-def run_summary_stage(run_dir,          # the run folder
-                      cohort=None,      # unused: labels come from cohort/split.csv
-                      profile=None,     # unused
-                      seed:int=0,       # unused: nothing random here
-                      force:bool=False, # replace an existing summary/ folder
-                      quiet:bool=False
+@stage_function("summary")
+def run_summary_stage(run_dir,          # the run folder (labels come from cohort/split.csv; nothing here is random)
+                      *,
+                      force:bool=False  # replace an existing summary/ folder
                      )->Path:
     "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner, the oracle ceiling and the model registry."
     run_dir = Path(run_dir); out = run_dir/"summary"
-    if out.exists() and not force: return out
     tabs = _summary_tables(run_dir)
     with atomic_dir(out, force) as tmp:
         for name, t in tabs.items(): t.to_csv(tmp/name, index=False)

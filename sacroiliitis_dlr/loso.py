@@ -16,7 +16,7 @@ __all__ = ['LOSO_COLUMNS', 'LosoError', 'loso_split', 'run_loso_cohort_stage', '
 # %% ../nbs/31_loso.ipynb #8939101c
 import numpy as np
 import pandas as pd
-from .core import (SacroiliitisError, FINAL_MODELS, atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
+from .core import (stage_function, SacroiliitisError, FINAL_MODELS, atomic_dir, atomic_write, get_profile, init_run, load_json, path_inside,
                                    read_run_profile, run_lock, save_json)
 from .data import (cohort_fingerprint, dataset_fingerprint, load_cohort, make_plan, manifest_path, split_strata,
                                    validation_record, write_cohort_facts)
@@ -51,19 +51,18 @@ def loso_split(split:pd.DataFrame, # patient_id, label, scanner per patient (a m
     return out
 
 # %% ../nbs/31_loso.ipynb #6fa090c6
+@stage_function("cohort")
 def run_loso_cohort_stage(run_dir,          # the sub-run folder
                           cohort,           # a `data.Cohort` (validated)
-                          profile=None,     # a `Profile` or its name (default: the sub-run's)
+                          *,
+                          profile,          # the sub-run's `Profile` (`stage_function` resolves a name or None)
                           seed:int=0,       # the folds' seed
                           force:bool=False, # replace an existing cohort/ folder
-                          quiet:bool=False,
                           scanner:str=None  # the scanner held out
                          )->Path:
     "Write `run_dir/cohort/`: the leave-one-scanner-out `split.csv`, `validation.json`, and the harmonisation plan of the other scanners."
     import dataclasses
-    run_dir = Path(run_dir); out = run_dir/"cohort"
-    if out.exists() and not force: return out
-    prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+    run_dir = Path(run_dir); out = run_dir/"cohort"; prof = profile
     split = loso_split(cohort.manifest, scanner, prof.cohort.n_folds, seed)
     # the images' fingerprint, hence an 'auto' target spacing, comes from the training scanners alone: the held-out one is unseen
     training = dataclasses.replace(cohort, manifest=cohort.manifest[cohort.manifest.scanner.astype(str) != str(scanner)])

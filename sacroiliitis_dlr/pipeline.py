@@ -6,8 +6,8 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/pipeline.html.md"""
 
 # %% ../nbs/30_pipeline.ipynb #9b26dcc4
 from __future__ import annotations
-import contextlib, contextvars, errno, importlib, os, shutil, sys, time, uuid
-from dataclasses import dataclass
+import contextlib, contextvars, errno, importlib, inspect, os, shutil, sys, time, uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -17,7 +17,8 @@ __all__ = ['LEDGER', 'RUN_PAGES', 'PipelineError', 'Stage', 'default_stages', 'l
            'cohort_record', 'run_pipeline', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
-from .core import LEDGER_FILE, LOCK_FILE, LOG_FILE, RunFolder, SacroiliitisError, get_profile, load_json
+from .core import (LEDGER_FILE, LOCK_FILE, LOG_FILE, RunFolder, SacroiliitisError, StageContext, get_profile,
+                                   load_json)
 from .data import cohort_fingerprint, load_cohort, manifest_path
 
 # %% ../nbs/30_pipeline.ipynb #298a4dcd
@@ -242,10 +243,11 @@ def run_stages(run_dir,                 # the run folder (made by `core.init_run
     "Run the stages of `registry` in order, skipping those whose outputs are up to date; returns {stage: action}."
     run_dir, profile, t0 = Path(run_dir), get_profile(profile), t0 or time.monotonic()
     chosen, by_name, led, actions, rerun = _chosen(registry, stages), {s.name: s for s in registry}, read_ledger(run_dir), {}, set()
-    get_cohort, loaded = (cohort if callable(cohort) else (lambda: cohort)), []
-    def call(func, exists):
-        if not loaded: loaded.append(get_cohort())
-        return lambda: func(run_dir, loaded[0], profile, seed=seed, force=exists, quiet=quiet)
+    get_cohort, ctx = (cohort if callable(cohort) else (lambda: cohort)), StageContext(run_dir, profile, seed, quiet=quiet)
+    def call(func, exists):  # the cohort is loaded (once) only for a stage that takes it
+        nonlocal ctx
+        if ctx.cohort is None and "cohort" in inspect.signature(func).parameters: ctx = replace(ctx, cohort=get_cohort())
+        return lambda: func(run_dir, **replace(ctx, force=exists).arguments(func))
     cfg = run_dir/"config.json"
     config = load_json(cfg).get("config_hash") if cfg.exists() else None  # each record says which configuration made it
     for i, st in enumerate(registry, 1):

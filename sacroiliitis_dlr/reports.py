@@ -17,7 +17,7 @@ __all__ = ['ReportError', 'paper_table', 'templates_dir', 'report_plan', 'execut
 
 # %% ../nbs/33_reports.ipynb #7fec95bd
 import pandas as pd
-from .core import (FINAL_MODELS, SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json,
+from .core import (stage_function, FINAL_MODELS, SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json,
                                    read_run_profile, save_json)
 from .checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
 from .pages import esc, html_page, html_table, image_tag, link_list
@@ -150,18 +150,16 @@ def record_final_path(nb_file,  # an executed notebook in the stage's temporary 
         pm_meta["output_path"] = str(final)
     nbformat.write(nb, nb_file)
 
-def run_reports_stage(run_dir,             # the run folder
-                      cohort=None,         # unused: the reports read the run folder
-                      profile=None,        # a `Profile` or its name (default: the run's), passed to the reports
-                      seed:int=0,          # unused
+@stage_function("reports")
+def run_reports_stage(run_dir,             # the run folder (the reports read only the run folder)
+                      *,
+                      profile,             # the run's `Profile` (`stage_function` resolves a name or None), passed to the reports
                       force:bool=False,    # replace an existing reports/ folder
                       quiet:bool=False,    # no line per report
                       n_jobs:int|None=None # notebooks executed at once (default: 2, or 1 on one core)
                      )->Path:
     "Execute every report notebook of the run into `run_dir/reports/` with its HTML and figures."
-    run_dir = Path(run_dir).resolve(); out = run_dir/"reports"
-    if out.exists() and not force: return out
-    prof = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+    run_dir = Path(run_dir).resolve(); out = run_dir/"reports"; prof = profile
     tpl, plan = templates_dir(), report_plan(run_dir)
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     with atomic_dir(out, force) as tmp:
