@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from fastprogress.fastprogress import progress_bar
 from monai.transforms import Resize
-from .core import RunFolderError, SacroiliitisError, atomic_dir, get_profile, path_inside, read_run_profile
+from .core import RunFolderError, SacroiliitisError, atomic_dir, get_profile, path_inside, stage_function
 from .data import load_run_patient
 from .segmentation import mask_on_grid, voxel_spacing
 
@@ -94,17 +94,16 @@ def _write_roi(tmp, pid, roi, box, modalities, source)->dict:
     return {f"{k}_{ax}": getattr(b, k) for ax, b in zip("xyz", box) for k in ("start", "stop")}
 
 # %% ../nbs/15_rois.ipynb #38714966
+@stage_function("rois")
 def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks` when the ROI mask source is "auto"
                   cohort,            # a `data.Cohort`
-                  profile=None,      # a `Profile` or a built-in profile's name; default: the run's own
-                  seed:int=0,        # unused: cropping is deterministic (kept for the common stage signature)
-                  force:bool=False,
-                  quiet:bool=False
+                  *,
+                  profile,           # a `Profile` or a built-in profile's name; None (`stage_function`): the run's own
+                  force:bool=False,  # replace a finished rois/ folder
+                  quiet:bool=False   # no progress bar
                  )->Path:
     "Crop the SIJ region of every patient's modalities into `run_dir/rois/<pid>.npz`."
     run_dir = Path(run_dir); out = run_dir / "rois"
-    if out.exists() and not force: return out
-    profile = get_profile(profile) if profile is not None else read_run_profile(run_dir)
     source = profile.roi.mask_source
     if source not in ("auto", "manual"): raise ROIError(f"roi.mask_source must be 'auto' or 'manual', not {source!r}")
     masks = run_dir / "segmentation" / "masks"

@@ -9,11 +9,14 @@ import pytest
 
 
 def test_every_stage_defaults_to_the_runs_profile():
+    "A stage that takes a profile gets the run's when given none: through `core.stage_function`, or a default of None."
     from sacroiliitis_dlr.pipeline import default_stages
     for st in default_stages():
-        params = inspect.signature(st.resolve()).parameters
-        assert "profile" in params, st.name
-        assert params["profile"].default is None, f"stage {st.name}: profile defaults to {params['profile'].default!r}, not the run's"
+        func = st.resolve(); params = inspect.signature(func).parameters
+        if "profile" not in params: continue  # a stage that takes no profile (the runner hands it only what it names)
+        if hasattr(func, "__wrapped__"):  # stage_function: its wrapper resolves profile=None to the run's own
+            assert inspect.signature(func, follow_wrapped=False).parameters["profile"].default is None, st.name
+        else: assert params["profile"].default is None, f"stage {st.name}: profile defaults to {params['profile'].default!r}, not the run's"
 
 
 def test_segmentation_has_one_split_reader():
@@ -50,7 +53,7 @@ def _stage_loaders(run):
         "segmentation/unet.pt": lambda f: segmentation.load_unet(run / "segmentation"),
         "segmentation/profile.json": lambda f: segmentation.load_unet(run / "segmentation"),
         "classification/checkpoints/*": lambda f: classification.load_checkpoint(f.with_suffix(".pt")),
-        "classification/predictions.csv": lambda f: classification.predict_base_models(run, roi, np.ones(roi.shape[1:], bool)),
+        "classification/predictions.csv": lambda f: classification.predict_cnn_models(run, roi),
         "radiomics/models/*": lambda f: radiomics.read_radiomics_model(f),
         "radiomics/config.json": lambda f: radiomics.predict_radiomics(run, roi, np.ones(roi.shape[1:], bool)),
         "radiomics/predictions.csv": lambda f: stacking.read_base_predictions(run),
@@ -59,8 +62,8 @@ def _stage_loaders(run):
         "stacking/selection.json": lambda f: stacking.apply_dlr_signature(run, base),
         f"stacking/{stacking.SIGNATURE_FILE}": lambda f: stacking.apply_dlr_signature(run, base),
         "combined/predictions.csv": lambda f: evaluation.load_predictions(run),
-        "combined/encoder.json": lambda f: combined.predict_from_base_probs(run, base, {}),
-        "combined/*_model.csv": lambda f: combined.predict_from_base_probs(run, base, {}),
+        "combined/encoder.json": lambda f: combined.apply_clinical_models(run, 0.5, {}),
+        "combined/*_model.csv": lambda f: combined.apply_clinical_models(run, 0.5, {}),
     }
 
 
@@ -103,18 +106,18 @@ def test_a_missing_or_truncated_fold_checkpoint_is_named(run, tmp_path):
     import shutil
     import numpy as np
     import pandas as pd
-    from sacroiliitis_dlr.classification import ClassificationError, predict_base_models
+    from sacroiliitis_dlr.classification import ClassificationError, predict_cnn_models
     copy = tmp_path / "run"; shutil.copytree(run[0], copy)
     pid = pd.read_csv(copy / "cohort" / "split.csv", dtype={"patient_id": str}).patient_id.iloc[0]
-    roi = np.load(copy / "rois" / f"{pid}.npz")["image"]; mask = np.ones(roi.shape[1:], bool)
-    before = predict_base_models(copy, roi, mask)
+    roi = np.load(copy / "rois" / f"{pid}.npz")["image"]
+    before = predict_cnn_models(copy, roi)
     f = copy / "classification" / "checkpoints" / "resnet50_T1WI_fold3.pt"; good = f.read_bytes()
     f.unlink()
-    with pytest.raises(ClassificationError, match=f"{f} is missing"): predict_base_models(copy, roi, mask)
+    with pytest.raises(ClassificationError, match=f"{f} is missing"): predict_cnn_models(copy, roi)
     f.write_bytes(good[:len(good) // 2])
-    with pytest.raises(ClassificationError, match=f"{f} is not a readable checkpoint: "): predict_base_models(copy, roi, mask)
+    with pytest.raises(ClassificationError, match=f"{f} is not a readable checkpoint: "): predict_cnn_models(copy, roi)
     f.write_bytes(good)
-    assert predict_base_models(copy, roi, mask) == before
+    assert predict_cnn_models(copy, roi) == before
 
 
 def test_a_bad_probability_stops_stacking_and_reports_naming_the_file(run, tmp_path):
