@@ -323,14 +323,19 @@ def gzip_bomb(path, shape=(1024, 1024, 1024), dtype=np.int16):
     return Path(path)
 
 
+# A small Python process starts the CLI and reports its child's peak memory: a child forked straight from pytest
+# would count pytest's own pages (shared until exec) in its peak, and pytest holds over 1 GiB by then.
+_PEAK = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+         "print(f'PEAK_KIB {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}', file=sys.stderr); sys.exit(r.returncode)")
+
+
 def measured(*args):
-    "(CompletedProcess, wall seconds, peak resident memory in bytes) of the CLI run as a child of its own."
+    "(CompletedProcess, wall seconds, peak resident memory in bytes) of the CLI run as a child of a small process."
     t0 = time.monotonic()
-    proc = subprocess.Popen([CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), time.monotonic() - t0, usage.ru_maxrss * 1024
+    res = subprocess.run([sys.executable, "-c", _PEAK, CLI, *map(str, args)], capture_output=True, text=True)
+    secs = time.monotonic() - t0
+    err, _, peak = res.stderr.rpartition("PEAK_KIB ")
+    return subprocess.CompletedProcess(res.args, res.returncode, res.stdout, err), secs, int(peak) * 1024
 
 
 def test_a_gzip_bomb_is_refused_from_its_header(cohort, tmp_path):
