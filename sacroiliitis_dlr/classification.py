@@ -48,7 +48,8 @@ from .evaluation import PREDICTION_COLUMNS, base_model_metrics, read_prediction_
 from .data import read_split  # the one reader of a run's split
 from .rois import load_rois  # the one reader of the ROI stage's files
 from .core import (Profile, get_profile, seed_everything, choose_device, config_hash, to_dict,
-                                   from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile, SacroiliitisError)
+                                   from_dict, atomic_path, atomic_dir, save_json, load_json, read_run_profile, SacroiliitisError,
+                                   stage_function)
 from .jobs import (ExecutorConfig, ResumableJob, deal, gpu_slots, job_count, make_executor,
                                    read_executor, submit_jobs, visible_gpus, wait_jobs)
 
@@ -415,18 +416,17 @@ def train_folds_submitit(run_dir,       # the run folder (its split.csv and rois
     return wait_jobs(submit_jobs(ex, calls, gpu_slots(len(calls), gpus, cfg.jobs_per_gpu)), quiet)
 
 # %% ../nbs/11_classification.ipynb #846ceb67
+@stage_function("classification")
 def run_classification_stage(run_dir,            # the run folder (cohort/split.csv and rois/ must exist)
-                             cohort=None,         # the `Cohort` (unused: labels and folds come from split.csv)
-                             profile=None,        # a `Profile` or name; default: the run's own
+                             *,
+                             profile,             # a `Profile` or name; None (`stage_function`): the run's own
                              seed:int=0,
                              force:bool=False,    # replace a finished classification/ folder
                              quiet:bool=False,    # no progress bars (batch runs)
                              executor=None,       # a `jobs.ExecutorConfig`; default: the run's (`config.json`), else the process path
                             )->Path:
     "Train all base models with 5-fold CV and write `run_dir/classification/`."
-    run_dir = Path(run_dir); out = run_dir/"classification"
-    if out.exists() and not force: return out
-    p = get_profile(profile) if profile is not None else read_run_profile(run_dir)
+    run_dir = Path(run_dir); out = run_dir/"classification"; p = profile
     split = read_split(run_dir)
     images, modalities = load_rois(run_dir, split.patient_id, p.roi.size)
     work = _partial_dir(run_dir, p, seed, split)

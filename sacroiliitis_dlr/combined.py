@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 from threadpoolctl import threadpool_limits
-from .core import SacroiliitisError, atomic_dir, get_profile, load_json, read_run_profile, save_json
+from .core import SacroiliitisError, atomic_dir, get_profile, load_json, read_run_profile, save_json, stage_function
 from .data import CLINICAL_LABELS, CLINICAL_RANGES, read_split  # the one split reader; the documented clinical columns, with their labels
 from .evaluation import ModelComparison, compare_models  # the comparison's statistics have one home
 from .evaluation import read_prediction_tables
@@ -373,17 +373,16 @@ def _write_combined(tmp, fit, cmp, p_enter):
     save_json(tmp/"summary.json", dict(test_auc=auc.to_dict(), best_base_model=fit.best_base_model, best_cnn=fit.best_base_model,
         order_combined_gt_dlr_gt_best_cnn=bool(auc["combined"] > auc["dlr_signature"] > auc[fit.best_base_model])))
 
+@stage_function("combined")
 def run_combined_stage(run_dir,          # the run folder
                        cohort=None,      # the cohort (its manifest holds the clinical columns)
-                       profile=None,     # a `Profile` or its name (default: the run's)
-                       seed:int=0,       # (nothing here is random)
+                       *,
+                       profile,          # a `Profile` or its name; None (`stage_function`): the run's own
                        force:bool=False, # replace an existing combined/ folder
                        quiet:bool=False
                       )->Path:
     "Clinical selection, clinical and combined models, nomogram and test-cohort comparisons; writes `run_dir/combined`."
-    run_dir = Path(run_dir); out = run_dir/"combined"
-    if out.exists() and not force: return out
-    cfg = (get_profile(profile) if profile is not None else read_run_profile(run_dir)).combined
+    run_dir = Path(run_dir); out = run_dir/"combined"; cfg = profile.combined
     with threadpool_limits(1):  # small matrices: extra BLAS threads only spin on a shared machine
         fit = fit_combined(run_dir, cohort, cfg.clinical_p)
         cmp = compare_models(fit.y["train"], fit.y["test"], fit.scores["train"], fit.scores["test"])

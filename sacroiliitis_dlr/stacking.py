@@ -36,7 +36,8 @@ from sklearn.svm import SVC
 import io, zipfile
 import skops.io as sio
 from threadpoolctl import threadpool_limits
-from .core import SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json, model_spec, read_run_profile, save_json
+from .core import (SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json, model_spec, read_run_profile,
+                                   save_json, stage_function)
 from .evaluation import PREDICTION_COLUMNS, read_prediction_tables
 from .metrics import auc_ci
 from .plots import OKABE_ITO, PRINT_STYLE, save_figure
@@ -422,17 +423,16 @@ def _selection(res:StackResult, X_train, X_test, cfg, seed)->dict:
                 n_train=len(X_train), n_test=len(X_test))
 
 # %% ../nbs/12_stacking.ipynb #7c0b6dfa
-def run_stacking_stage(run_dir,          # the run folder
-                       cohort=None,      # the cohort (unused: labels come from cohort/split.csv)
-                       profile=None,     # a `Profile` or its name (default: the run's)
+@stage_function("stacking")
+def run_stacking_stage(run_dir,          # the run folder (labels come from cohort/split.csv)
+                       *,
+                       profile,          # a `Profile` or its name; None (`stage_function`): the run's own
                        seed:int=0,
                        force:bool=False, # replace an existing stacking/ folder
                        quiet:bool=False
                       )->Path:
     "Fit and select the meta-learners on the OOF base-model probabilities; write `run_dir/stacking`."
-    run_dir = Path(run_dir); out = run_dir/"stacking"
-    if out.exists() and not force: return out
-    cfg = (get_profile(profile) if profile is not None else read_run_profile(run_dir)).stacking
+    run_dir = Path(run_dir); out = run_dir/"stacking"; cfg = profile.stacking
     base, X_train, X_test, y_train, y_test = _stacking_inputs(run_dir)
     res = stack_base_models(X_train, y_train, X_test, cfg.learners, cfg.cv_folds, seed,
                             cfg.n_trees, y_test=y_test, quiet=quiet)
