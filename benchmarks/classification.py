@@ -12,7 +12,7 @@ Usage:
   .venv/bin/python benchmarks/classification.py --run RUN_DIR [--cohort COHORT_DIR] [--profile cpu]
       [--loop-only | --stage-only] [--reps 2] [--arch resnet50] [--n-jobs N] [--results FILE]
 `--prepare` makes the run folder first: the synthetic cohort in --cohort (if missing; sacroiliitis_dlr.synthetic),
-its split (data.split_cohort) and the ROIs cropped around the manual masks (segmentation.run_roi_stage), so the
+its split (data.split_cohort) and the ROIs cropped around the manual masks (rois.run_roi_stage), so the
 benchmark needs no trained U-Net. `--toy N` writes toy ROIs for N patients instead.
 Appends a section to benchmarks/RESULTS.md (or --results).
 """
@@ -124,7 +124,7 @@ def prepare(run, cohort_dir, profile, seed=0, n_jobs=None):
     run = init_run(run, profile, seed=seed)
     (run/"cohort").mkdir(exist_ok=True)
     split_cohort(cohort, profile.cohort.test_size, profile.cohort.n_folds, seed=seed).to_csv(run/"cohort"/"split.csv", index=False)
-    run_roi_stage(run, cohort, override(profile, roi__mask_source="manual"), quiet=True)
+    run_roi_stage(run, cohort, profile=override(profile, roi__mask_source="manual"), quiet=True)
     print(f"prepared {run} in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -28,7 +28,7 @@ def build(out:Path, n_patients:int, seed:int, profile:str):
     if not (out/"cohort").exists(): make_cohort(out/"cohort", n_patients=n_patients, seed=seed, profile=profile)
     if (out/"rois.npz").exists(): return
     c = load_cohort(out/"cohort")
-    rois = [roi_crop((p := load_patient(c, pid)).image, p.mask, p.affine, profile) for pid in c.manifest.patient_id]
+    rois = [roi_crop((p := load_patient(c, pid)).image, p.mask, p.affine, profile=profile) for pid in c.manifest.patient_id]
     np.savez(out/"rois.npz", X=np.stack(rois), y=c.manifest.label.values.astype(int), ids=c.manifest.patient_id.values,
              modalities=np.array(c.modalities))
 

@@ -208,7 +208,7 @@ def main():
          test_agreement=agree.round(3).to_dict("records"), **epoch_summary(take_epochs(), paper.segmentation.epochs))
 
     t0 = time.perf_counter()
-    run_roi_stage(run, cohort, override(paper, roi__mask_source="manual"), quiet=True)
+    run_roi_stage(run, cohort, profile=override(paper, roi__mask_source="manual"), quiet=True)
     split = read_split(run)
     images, mods = load_rois(run, split.patient_id, paper.roi.size)
     step("roi", seconds=round(time.perf_counter() - t0, 1), roi_size=paper.roi.size, shape=list(images.shape))

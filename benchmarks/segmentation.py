@@ -38,7 +38,7 @@ def main(argv=None):
     seg = run_segmentation_stage(run, cohort, profile, seed=args.seed, force=True, quiet=True)
     stage_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    run_roi_stage(run, cohort, profile, seed=args.seed, force=True, quiet=True)
+    run_roi_stage(run, cohort, profile=profile, force=True, quiet=True)
     roi_s = time.perf_counter() - t0
     timing, agree = load_json(seg / "timing.json"), pd.read_csv(seg / "agreement.csv")
     pp = pd.read_csv(seg / "agreement_per_patient.csv", dtype={"patient_id": str})

@@ -33,7 +33,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
-import io, zipfile
+import io, re, zipfile
 import skops.io as sio
 from threadpoolctl import threadpool_limits
 from .core import (SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json, model_spec, read_run_profile,
@@ -344,12 +344,19 @@ SIGNATURE_TYPES = ("sacroiliitis_dlr.stacking.MeanProbability", "sacroiliitis_dl
                    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
                    "sklearn.tree._tree.Tree", "sklearn.neighbors._kd_tree.KDTree", "sklearn.metrics._dist_metrics.EuclideanDistance64")
 
+_SKOPS_ID = re.compile(r'("__id__": |"file": ")(\d+)')  # skops names objects and array files by `id()`: memory addresses
+
 def _stable_zip(data:bytes)->bytes:
-    "The same zip, deflated (skops stores each array uncompressed), each entry's time fixed: the same model gives the same bytes."
+    "The same zip, deflated, its times fixed and skops' `id()` names numbered in order: the same model gives the same bytes."
     src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    schema = src.read("schema.json").decode()
+    ids = {}
+    for m in _SKOPS_ID.finditer(schema): ids.setdefault(m.group(2), str(len(ids) + 1))
+    rename = lambda name: f"{ids[name[:-4]]}.npy" if name.endswith(".npy") and name[:-4] in ids else name
     with zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            dst.writestr(zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0)), src.read(info), compress_type=zipfile.ZIP_DEFLATED)
+        for info in sorted(src.infolist(), key=lambda i: rename(i.filename)):
+            body = _SKOPS_ID.sub(lambda m: m.group(1) + ids[m.group(2)], schema).encode() if info.filename == "schema.json" else src.read(info)
+            dst.writestr(zipfile.ZipInfo(rename(info.filename), (1980, 1, 1, 0, 0, 0)), body, compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 def save_dlr_signature(model, # a fitted meta-learner (from `make_meta_learner`)
