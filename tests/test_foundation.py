@@ -352,3 +352,27 @@ def test_no_module_imports_another_modules_private_name():
              for m, attr, line in _imports(src)[1] if m != name]
     print("\n".join(found) or "no private name crosses modules")
     assert not found, f"make these public in their module, or move the code that needs them there: {found}"
+
+
+def _unused_parameters(func)->list:
+    "The parameters of `func` (besides the first, the run folder) that its body never names."
+    import inspect, textwrap
+    func = inspect.unwrap(func)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func))).body[0]
+    named = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    params = [a.arg for a in (*tree.args.posonlyargs, *tree.args.args, *tree.args.kwonlyargs)][1:]
+    return [p for p in params if p not in named]
+
+
+def test_unused_parameter_check_finds_what_it_should():
+    def stage(run_dir, cohort, *, profile, seed=0): return run_dir, profile
+    assert _unused_parameters(stage) == ["cohort", "seed"]
+
+
+def test_no_stage_function_has_an_unused_parameter():
+    "Stages take what they use (issue 26): the runner hands each stage only the context fields it names."
+    from sacroiliitis_dlr.pipeline import default_stages
+    from sacroiliitis_dlr.loso import run_loso_cohort_stage
+    funcs = [st.resolve() for st in default_stages()] + [run_loso_cohort_stage]
+    unused = {f.__name__: u for f in funcs if (u := _unused_parameters(f))}
+    assert not unused, unused
