@@ -590,8 +590,9 @@ def _package_version()->str:
     return __version__
 
 def _config_hash_of(run_dir)->str|None:
-    cfg = Path(run_dir)/"config.json"
-    return load_json(cfg).get("config_hash") if cfg.is_file() else None
+    "The run's configuration hash, for the manifest to show (None without a readable config.json: the check names that file)."
+    try: return load_json(Path(run_dir)/"config.json").get("config_hash")
+    except (OSError, ValueError, AttributeError): return None
 
 def record_bundle(run_dir,     # a run folder
                   folders=None # top-level names just written: stage folders, "config.json" (None: every bundle file)

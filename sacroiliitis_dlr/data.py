@@ -562,7 +562,7 @@ def run_spacing(run_dir # a run folder
     "The target spacing (mm) of the run's `cohort/plan.json`, or None (no plan, or native grids): what `load_patient` takes."
     f = Path(run_dir)/"cohort"/"plan.json"
     if not f.exists(): return None
-    sp = json.loads(f.read_text()).get("target_spacing_mm")
+    sp = load_json(f).get("target_spacing_mm")  # a damaged plan is named
     return None if sp is None else tuple(float(v) for v in sp)
 
 # %% ../nbs/02_data.ipynb #7599eaa5

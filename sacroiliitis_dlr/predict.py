@@ -92,9 +92,13 @@ def run_cutoff(run_dir,           # a run folder with a finished combined stage
                model="combined"  # the model whose cut-off is wanted
               )->float|None:
     "The Youden cut-off of `model` chosen on the training cohort (`combined/metrics.csv`), or None when there is none."
-    m = pd.read_csv(Path(run_dir)/"combined"/"metrics.csv")
-    row = m[(m.model == model) & (m.cohort == "train")]
-    return None if row.empty or pd.isna(row.cutoff.iloc[0]) else float(row.cutoff.iloc[0])
+    f = Path(run_dir)/"combined"/"metrics.csv"
+    try:
+        m = pd.read_csv(f)
+        cut = m.loc[(m.model == model) & (m.cohort == "train"), "cutoff"]
+    except (ValueError, KeyError, AttributeError) as e:  # UnicodeDecodeError and pandas' ParserError are ValueErrors
+        raise PredictError([f"{f} is not the combined stage's metrics table ({type(e).__name__}): rerun the combined stage"]) from None
+    return None if cut.empty or pd.isna(cut.iloc[0]) else float(cut.iloc[0])
 
 # %% ../nbs/35_predict.ipynb #c9516a63
 def mask_to_native(mask:np.ndarray,     # (X, Y, Z) mask on the harmonised grid
