@@ -44,7 +44,7 @@ def wheel_env(tmp_path_factory):
 
 def test_package_comes_from_the_wheel(wheel_env):
     venv, env, work = wheel_env
-    res = sh(venv/"bin"/"python", "-c", "import sacroiliitis_dlr, sacroiliitis_dlr.pipeline as p; "
+    res = sh(venv/"bin"/"python", "-c", "import sacroiliitis_dlr, sacroiliitis_dlr.reports as p; "
              "print(sacroiliitis_dlr.__file__); print(p.templates_dir())", cwd=work, env=env)
     pkg, tpl = map(Path, res.stdout.split())
     assert pkg.is_relative_to(venv) and tpl.is_relative_to(venv), res.stdout
