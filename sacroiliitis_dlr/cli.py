@@ -6,9 +6,9 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/cli.html.md"""
 
 # %% ../nbs/40_cli.ipynb #2d33464f
 from __future__ import annotations
-import argparse, errno, sys, traceback
+import argparse, sys, traceback
 from pathlib import Path
-from .core import PROFILES, RunFolder, SacroiliitisError, get_profile, profile_to_json
+from .core import DISK_FULL, PROFILES, RunFolder, SacroiliitisError, get_profile, profile_to_json
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -233,7 +233,7 @@ def _cause(e:BaseException)->str:
 def _disk_full(e:BaseException)->OSError|None:
     "The `ENOSPC` error in `e` or its causes, if the disk filled up."
     while e is not None:
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC: return e
+        if isinstance(e, OSError) and e.errno in DISK_FULL: return e
         e = e.__cause__ or e.__context__
     return None
 

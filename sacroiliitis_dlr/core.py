@@ -16,16 +16,16 @@ from types import MappingProxyType
 from typing import get_type_hints
 
 # %% auto #0
-__all__ = ['FAMILIES', 'CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'LEDGER_FILE', 'LOG_FILE', 'BUNDLE_FILE',
-           'OUTSIDE_BUNDLE', 'MODEL_KINDS', 'FINAL_MODELS', 'SacroiliitisError', 'CohortConfig', 'SegmentationConfig',
-           'ROIConfig', 'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'RadiomicsConfig', 'ReportConfig',
-           'Profile', 'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json',
-           'config_hash', 'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
-           'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside',
-           'check_replace_target', 'package_versions', 'git_commit', 'RunFolder', 'init_run', 'read_run_profile',
-           'check_run_folder', 'run_lock', 'StageContext', 'stage_function', 'bundle_files', 'record_bundle',
-           'write_bundle_manifest', 'BundleError', 'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_specs',
-           'run_modalities', 'model_registry', 'model_spec']
+__all__ = ['FAMILIES', 'CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'LEDGER_FILE', 'LOG_FILE', 'DISK_FULL',
+           'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS', 'FINAL_MODELS', 'SacroiliitisError', 'CohortConfig',
+           'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig', 'CombinedConfig',
+           'RadiomicsConfig', 'ReportConfig', 'Profile', 'get_profile', 'override', 'to_dict', 'from_dict',
+           'profile_to_json', 'profile_from_json', 'config_hash', 'seed_everything', 'choose_device', 'atomic_path',
+           'atomic_write', 'save_json', 'load_json', 'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files',
+           'atomic_dir', 'path_inside', 'check_replace_target', 'package_versions', 'git_commit', 'RunFolder',
+           'init_run', 'read_run_profile', 'check_run_folder', 'run_lock', 'StageContext', 'stage_function',
+           'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError', 'bundle_problems', 'verify_bundle',
+           'ModelSpec', 'model_specs', 'run_modalities', 'model_registry', 'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -387,7 +387,7 @@ def git_commit(path=None # a folder inside the repository (default: this package
 LOCK_FILE = ".lock"            # `run_lock` holds it with fcntl while a run writes in the folder
 LEDGER_FILE = "pipeline.json"  # the runner's ledger: each stage's state, configuration, inputs and files
 LOG_FILE = "pipeline.log"      # what every command did in the run folder, one time-stamped entry each
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # the errors of a full disk or quota: reported once, never chained
 _NOT_HASHED = ("profile", "seed", "config_hash", "versions", "git_commit", "executor")  # config.json keys besides `extra`
 
 def _config_core(profile, seed, extra)->dict:
@@ -485,7 +485,7 @@ class RunFolder:
         try:
             with open(self.path/LOG_FILE, "a") as f: f.write(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {text}\n")
         except OSError as e:
-            if e.errno not in _DISK_FULL: raise
+            if e.errno not in DISK_FULL: raise
             return False  # a full disk fails the stage's own write: that error is the one reported
         return True
 

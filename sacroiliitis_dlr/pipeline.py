@@ -17,7 +17,7 @@ __all__ = ['LEDGER', 'RUN_PAGES', 'PipelineError', 'Stage', 'default_stages', 'l
            'cohort_record', 'run_pipeline', 'render_reports']
 
 # %% ../nbs/30_pipeline.ipynb #2b886754
-from .core import (LEDGER_FILE, LOCK_FILE, LOG_FILE, RunFolder, SacroiliitisError, StageContext, get_profile,
+from .core import (DISK_FULL, LEDGER_FILE, LOCK_FILE, LOG_FILE, RunFolder, SacroiliitisError, StageContext, get_profile,
                                    load_json)
 from .data import cohort_fingerprint, load_cohort, manifest_path
 
@@ -72,7 +72,6 @@ def _stamp(t0):
     s = int(time.monotonic() - t0)
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 def log_line(run_dir,          # the run folder (`pipeline.log` is appended to), or None
              t0:float,         # `time.monotonic()` when the run began
@@ -198,7 +197,7 @@ def _record_failure(run_dir, st, led, e, head, seconds, t0):
         _save_ledger(run_dir, led)
         log_line(run_dir, t0, f"{head}: FAILED after {seconds:.1f} s ({type(e).__name__}: {e})")
     except OSError as again:
-        if again.errno not in _DISK_FULL: raise again from e
+        if again.errno not in DISK_FULL: raise again from e
 
 def _run_one(run_dir, st, by_name, led, call, head, why, t0):
     "Run stage `st` (`call(func, force)` loads the cohort, then calls `func`) under the read watcher; records the attempt."
