@@ -1,10 +1,13 @@
 """Comparison with R: `sacroiliitis_dlr.metrics` and the segmentation ICC against R 4.2 (pROC, rms, Hmisc, psych)
 on 18 generated data sets of 30-2,000 patients, with ties, separation and constant scores. Run on demand:
 
-    .venv/bin/python benchmarks/r_comparison.py [--no-append] [--keep DIR] [--part all|issue15|issue32]
+    .venv/bin/python benchmarks/r_comparison.py [--no-append] [--keep DIR] [--part all|issue15|issue27|issue32]
 
 `--part issue32` compares `metrics.bootstrap_optimism` with `rms::validate` fed the same resamples, and the Riley
 sample sizes (`development_sample_size`, `validation_sample_size`) with the published formulas written in R.
+`--part issue27` compares what an external evaluation and its model updating compute (`metrics.calibration_summary`,
+`metrics.auc_ci`, `updating.fit_update`, `updating.closed_testing`) with `rms::val.prob`, `pROC`, `glm` and `anova`
+on simulated sites where a stored logistic model is miscalibrated.
 
 Installs Debian's `r-base-core r-cran-proc r-cran-rms r-cran-hmisc r-cran-psych` with apt-get when Rscript is
 missing (needs root), computes the same quantities in both languages, prints the largest absolute difference
@@ -18,6 +21,7 @@ import pandas as pd
 
 from sacroiliitis_dlr.core import atomic_write
 from sacroiliitis_dlr import metrics as M
+from sacroiliitis_dlr import updating as U
 from sacroiliitis_dlr.segmentation import volume_agreement
 from _common import commit, machine
 
@@ -352,6 +356,150 @@ def issue32_section(py_opt, py_ss, r_opt, r_ss):
         f"{(r2.value_py - r2.value_r).abs().max():.1e}", "", ""])
 
 
+# ---------------------------------------------------------------- issue 27: external validation and model updating
+# (name, patients, stored coefficients (const first), true log-odds = a + b * stored lp + extra * x1, seed)
+SITE_DATASETS = [("site_n200_prev30_slope", 200, (-2.6, 2.5, -1.2, 1.0), 0.5, 0.7, 0.0, 2700),
+                 ("site_n100_prev50_calibrated", 100, (0.0, 1.2, -0.8), 0.0, 1.0, 0.0, 2701),
+                 ("site_n500_prev15_mean", 500, (-1.0, 1.5, 0.7, -0.5, 0.9), -1.3, 1.0, 0.0, 2702),
+                 ("site_n1000_prev30_effect", 1000, (-1.5, 1.8, -0.9, 0.6, 0.4), 0.2, 1.0, 0.8, 2703)]
+
+
+def make_site(n, coefs, a, b, extra, seed):
+    "A site: design matrix (a binary column x3 where there is one), the stored coefficient table, and the outcome."
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, len(coefs) - 1)), columns=[f"x{j}" for j in range(1, len(coefs))])
+    if "x3" in X: X["x3"] = (X.x3 > 0.3).astype(float)
+    stored = pd.DataFrame(dict(term=["const", *X.columns], coef=coefs))
+    lp = U.linear_predictor(stored, X)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(a + b * lp + extra * X.x1)))).astype(int)
+    return X, stored, y
+
+
+def issue27_python(X, stored, y):
+    "Quantity -> value, from this package, for one site."
+    p = U.fit_update(y, stored, X, "none").predict(X)
+    cs = M.calibration_summary(y, p)
+    out = dict(valprob_intercept=cs["slope_intercept"], valprob_slope=cs["slope"], valprob_emax=cs["emax"], valprob_brier=cs["brier"])
+    out.update(zip(("auc", "auc_lo", "auc_hi"), M.auc_ci(y, p)))
+    fits = {m: U.fit_update(y, stored, X, m) for m in U.UPDATE_METHODS}
+    for m in ("intercept", "logistic", "refit"):
+        est = fits[m].estimates.set_index("term")
+        for term, row in est.iterrows():
+            out[f"{m}_coef_{term}"], out[f"{m}_se_{term}"] = row.coef, row.se
+        out[f"{m}_deviance"] = fits[m].deviance
+    # the refitted table applied as stored: its coefficients are R's glm(y ~ .)'s, in the stored format
+    for _, row in fits["refit"].coefs.iterrows(): out[f"refit_table_{row.term}"] = row.coef
+    out["none_deviance"] = fits["none"].deviance
+    ct = U.closed_testing(y, stored, X)
+    for r in ct.table.itertuples(): out[f"lr_{r.step}"], out[f"df_{r.step}"], out[f"p_{r.step}"] = r.lr, r.df, r.p
+    return out
+
+
+R_ISSUE27 = r"""
+suppressPackageStartupMessages({library(rms); library(pROC)})
+args <- commandArgs(TRUE); dir <- args[1]
+tight <- glm.control(epsilon = 1e-16, maxit = 100)
+# converged tightly, then refitted from the converged coefficients: glm's covariance is then taken at the MLE
+fit <- function(f, d) {
+  g <- glm(f, family = binomial, data = d, control = tight)
+  glm(f, family = binomial, data = d, control = tight, start = coef(g))
+}
+rows <- list()
+for (ds in strsplit(args[2], ",")[[1]]) {
+  d <- read.csv(file.path(dir, paste0(ds, "_site.csv"))); b <- read.csv(file.path(dir, paste0(ds, "_coefs.csv")))
+  terms <- b$term[b$term != "const"]; X <- as.matrix(d[, terms, drop = FALSE]); y <- d$y
+  lp <- b$coef[b$term == "const"] + drop(X %*% b$coef[match(terms, b$term)]); p <- plogis(lp)
+  res <- c(); put <- function(name, v) res[name] <<- as.numeric(v)
+  v <- val.prob(p, y, pl = FALSE)
+  put("valprob_intercept", v[["Intercept"]]); put("valprob_slope", v[["Slope"]]); put("valprob_emax", v[["Emax"]]); put("valprob_brier", v[["Brier"]])
+  r <- roc(y, p, levels = c(0, 1), direction = "<", quiet = TRUE); ci <- ci.auc(r, method = "delong")
+  put("auc", auc(r)); put("auc_lo", ci[1]); put("auc_hi", ci[3])
+  dd <- data.frame(y = y, lp = lp, d[, terms, drop = FALSE])
+  f0 <- glm(y ~ 0 + offset(lp), family = binomial, data = dd)          # the stored model: nothing estimated
+  f1 <- fit(y ~ offset(lp), dd)
+  f2 <- fit(y ~ lp, dd)
+  f3 <- fit(as.formula(paste("y ~", paste(terms, collapse = " + "))), dd)
+  s1 <- summary(f1)$coefficients; s2 <- summary(f2)$coefficients; s3 <- summary(f3)$coefficients
+  put("intercept_coef_intercept", s1[1, 1]); put("intercept_se_intercept", s1[1, 2]); put("intercept_deviance", deviance(f1))
+  put("logistic_coef_intercept", s2[1, 1]); put("logistic_se_intercept", s2[1, 2])
+  put("logistic_coef_slope", s2[2, 1]); put("logistic_se_slope", s2[2, 2]); put("logistic_deviance", deviance(f2))
+  nm <- c("const", terms)
+  for (k in seq_along(nm)) { put(paste0("refit_coef_", nm[k]), s3[k, 1]); put(paste0("refit_se_", nm[k]), s3[k, 2]); put(paste0("refit_table_", nm[k]), s3[k, 1]) }
+  put("refit_deviance", deviance(f3)); put("none_deviance", deviance(f0))
+  k <- 0
+  for (m in list(f0, f1, f2)) {
+    k <- k + 1; a <- anova(m, f3, test = "Chisq")
+    put(paste0("lr_", k), a$Deviance[2]); put(paste0("df_", k), a$Df[2]); put(paste0("p_", k), if (a$Df[2] > 0) a[["Pr(>Chi)"]][2] else NA)
+  }
+  rows[[ds]] <- data.frame(dataset = ds, quantity = names(res), value = unname(res))
+}
+write.csv(do.call(rbind, rows), file.path(dir, "r_issue27.csv"), row.names = FALSE)
+"""
+
+
+def issue27_group(q):
+    "The quantity as reported: one row per statistic, terms together."
+    for prefix in ("intercept_coef", "intercept_se", "logistic_coef", "logistic_se", "refit_coef", "refit_se", "refit_table"):
+        if q.startswith(prefix + "_"): return prefix
+    return q
+
+
+def issue27_run(folder):
+    "Python's and R's values, one row per site and quantity."
+    py, sites = [], []
+    for name, n, coefs, a, b, extra, seed in SITE_DATASETS:
+        X, stored, y = make_site(n, coefs, a, b, extra, seed)
+        X.assign(y=y).to_csv(folder / f"{name}_site.csv", index=False, float_format="%.17g")
+        stored.to_csv(folder / f"{name}_coefs.csv", index=False, float_format="%.17g")
+        py += [dict(dataset=name, quantity=q, value=float(v)) for q, v in issue27_python(X, stored, y).items()]
+        sites.append(f"{name} (n {n}, prevalence {y.mean():.2f}, closed test: {U.closed_testing(y, stored, X).method})")
+    (folder / "issue27.R").write_text(R_ISSUE27)
+    subprocess.run(["Rscript", str(folder / "issue27.R"), str(folder), ",".join(d[0] for d in SITE_DATASETS)], check=True)
+    both = pd.DataFrame(py).merge(pd.read_csv(folder / "r_issue27.csv"), on=["dataset", "quantity"], how="outer", suffixes=("_py", "_r"))
+    return both, sites
+
+
+def issue27_section(both, sites):
+    "Print the comparison and return the RESULTS.md section."
+    both["group"] = both.quantity.map(issue27_group)
+    both["missing"] = both.value_py.isna() != both.value_r.isna()
+    both["diff"] = (both.value_py - both.value_r).abs()
+    tab = both.groupby("group", sort=False).agg(n=("diff", "count"), max_abs_diff=("diff", "max"), one_side_only=("missing", "sum"))
+    worst = tab.max_abs_diff.max()
+    print(f"largest difference: {worst:.1e}; values missing on one side: {int(tab.one_side_only.sum())}")
+    labels = {"valprob_intercept": "`rms::val.prob` Intercept vs `calibration_summary` slope_intercept",
+              "valprob_slope": "`val.prob` Slope vs slope", "valprob_emax": "`val.prob` Emax vs emax",
+              "valprob_brier": "`val.prob` Brier vs brier", "auc": "`pROC::auc` vs `auc_ci`",
+              "auc_lo": "`ci.auc(method = \"delong\")` lower vs `auc_ci`", "auc_hi": "`ci.auc` upper vs `auc_ci`",
+              "intercept_coef": "`glm(y ~ offset(lp))` coefficient vs `fit_update(..., \"intercept\").estimates`",
+              "intercept_se": "its standard error", "intercept_deviance": "its deviance vs `.deviance`",
+              "logistic_coef": "`glm(y ~ lp)` intercept and slope vs `fit_update(..., \"logistic\").estimates`",
+              "logistic_se": "their standard errors", "logistic_deviance": "its deviance",
+              "refit_coef": "`glm(y ~ x1 + ...)` coefficients vs `fit_update(..., \"refit\").estimates`",
+              "refit_se": "their standard errors", "refit_table": "the same vs the updated table's coef column (stored format)",
+              "refit_deviance": "its deviance", "none_deviance": "`glm(y ~ 0 + offset(lp))` deviance vs the stored model's",
+              "lr_1": "closed test step 1 LR vs `anova(f0, f3, test = \"Chisq\")`", "df_1": "its df", "p_1": "its p",
+              "lr_2": "step 2 LR vs `anova(f1, f3)`", "df_2": "its df", "p_2": "its p",
+              "lr_3": "step 3 LR vs `anova(f2, f3)`", "df_3": "its df", "p_3": "its p"}
+    tab = tab.loc[[g for g in labels if g in tab.index] + [g for g in tab.index if g not in labels]]
+    print(tab.to_string(float_format=lambda v: f"{v:.1e}"))
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        f"## Comparison with R: external validation and model updating (issue 27) ({now})", "",
+        f"- machine: {machine()}, numpy {np.__version__}; R {r_versions(('rms', 'pROC'))}",
+        f"- commit: {commit()}",
+        "- command: `.venv/bin/python benchmarks/r_comparison.py --part issue27`",
+        f"- {len(SITE_DATASETS)} simulated sites where a stored logistic model meets another calibration: " + "; ".join(sites),
+        "- R reads the same design matrix, outcome and stored coefficients from CSV (17 significant digits); glm fits "
+        "converged to `epsilon = 1e-16` and refitted from their coefficients (Wald SEs at the MLE); `val.prob` as it is "
+        "(its Intercept and Slope come from `lrm` at its default convergence, which leaves ~1e-7: the tight `glm` of "
+        "the same recalibration, the `logistic_*` rows, agrees to ~1e-15)",
+        f"- **largest absolute difference over every quantity: {worst:.1e}**; values missing on one side only: "
+        f"{int(tab.one_side_only.sum())}", "",
+        "| quantity | R | n | max abs diff |", "|---|---|---:|---:|",
+        *[f"| {r.Index} | {labels.get(r.Index, '')} | {r.n} | {r.max_abs_diff:.1e} |" for r in tab.itertuples()], "", ""])
+
+
 def group(q):
     "The quantity as reported: net benefit thresholds together, model suffixes together."
     if q.startswith("nb_"): return f"net benefit ({len(NB_THRESHOLDS)} thresholds)"
@@ -365,10 +513,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-append", action="store_true")
     ap.add_argument("--keep", help="folder to keep the data sets and R's results in")
-    ap.add_argument("--part", choices=["all", "issue15", "issue32"], default="all",
-                    help="issue15: the 18 data sets; issue32: bootstrap optimism and sample sizes")
+    ap.add_argument("--part", choices=["all", "issue15", "issue27", "issue32"], default="all",
+                    help="issue15: the 18 data sets; issue27: external validation and model updating; issue32: bootstrap optimism and sample sizes")
     args = ap.parse_args()
     ensure_r()
+    if args.part in ("all", "issue27"):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(args.keep or tmp) / "issue27"; folder.mkdir(parents=True, exist_ok=True)
+            both, sites = issue27_run(folder)
+        section27 = issue27_section(both, sites)
+        if not args.no_append:
+            old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+            atomic_write(RESULTS, old.rstrip("\n") + "\n\n" + section27)
+            print(f"appended to {RESULTS}")
+        if args.part == "issue27": return
     if args.part in ("all", "issue32"):
         py_opt, py_ss = issue32_python()
         with tempfile.TemporaryDirectory() as tmp:
