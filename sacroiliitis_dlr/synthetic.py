@@ -13,11 +13,11 @@ from pathlib import Path
 from types import MappingProxyType
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'LESION_KINDS', 'MODALITY_EVIDENCE', 'MODALITIES', 'FOV_MM', 'SCANNERS', 'TISSUE', 'SUBCHONDRAL_MM',
-           'PELVIS', 'ACQUISITIONS', 'DiseaseModel', 'sample_latents', 'oracle_probabilities', 'ScannerSpec',
-           'scanner_spec', 'grid_shape', 'sample_anatomy', 'slab_grid', 'place_lesions', 'PelvisShape', 'render_signal',
-           'acquire', 'rater_mask', 'dice', 'Acquisition', 'acquisition_spec', 'render_patient', 'clinical_table',
-           'make_cohort']
+__all__ = ['DEFAULT_MODEL', 'LESION_KINDS', 'SITE_SCANNER_MIX', 'MODALITY_EVIDENCE', 'MODALITIES', 'FOV_MM', 'SCANNERS',
+           'SITE_SCANNERS', 'TISSUE', 'SUBCHONDRAL_MM', 'PELVIS', 'ACQUISITIONS', 'SynthError', 'DiseaseModel',
+           'scanner_mix', 'sample_latents', 'oracle_probabilities', 'ScannerSpec', 'scanner_spec', 'grid_shape',
+           'sample_anatomy', 'slab_grid', 'place_lesions', 'PelvisShape', 'render_signal', 'acquire', 'rater_mask',
+           'dice', 'Acquisition', 'acquisition_spec', 'render_patient', 'clinical_table', 'make_cohort']
 
 # %% ../nbs/01_synthetic.ipynb #d0576653
 import numpy as np
@@ -26,8 +26,12 @@ import nibabel as nib
 import scipy.fft
 from scipy import stats
 from scipy.special import expit, gammaln, logsumexp
-from .core import atomic_dir, check_replace_target, get_profile, save_json, to_dict
+from .core import SacroiliitisError, atomic_dir, check_replace_target, get_profile, save_json, to_dict
 from .data import CLINICAL_RANGES  # the ranges a recorded clinical value must lie in
+
+# %% ../nbs/01_synthetic.ipynb #a318575a
+class SynthError(SacroiliitisError, ValueError):
+    "A synthetic cohort asked for with an option the generator does not have."
 
 # %% ../nbs/01_synthetic.ipynb #80a8717b
 @dataclass(frozen=True)
@@ -61,27 +65,53 @@ class DiseaseModel:
 DEFAULT_MODEL = DiseaseModel()
 LESION_KINDS = ("erosion", "fat", "sclerosis", "ankylosis")  # Poisson counts whose marks carry no information
 
+# %% ../nbs/01_synthetic.ipynb #e25d8255
+SITE_SCANNER_MIX = MappingProxyType({"S4": (0.40, 0.58)})  # (share, P(y=1 | scanner)) of scanners outside the default mix
+
+def scanner_mix(scanners=None,   # scanner names a cohort draws from, e.g. ("S4",); None: the default cohort's S1-S3
+                model:DiseaseModel=DEFAULT_MODEL
+               )->tuple:
+    "Names, shares and P(y=1 | scanner) of the scanners a cohort draws its patients from."
+    names = tuple(f"S{k+1}" for k in range(len(model.scanner_share)))
+    if scanners is None: return names, np.array(model.scanner_share), np.array(model.scanner_prevalence)
+    mix = {**dict(zip(names, zip(model.scanner_share, model.scanner_prevalence))), **SITE_SCANNER_MIX}
+    scanners = (scanners,) if isinstance(scanners, str) else tuple(scanners)
+    bad = [s for s in scanners if s not in mix]
+    if bad or not scanners or len(set(scanners)) < len(scanners):
+        raise SynthError(f"scanners must be distinct names among {list(mix)}, not {list(scanners)}"
+                         + (f" (unknown: {', '.join(map(str, bad))})" if bad else ""))
+    names = tuple(s for s in mix if s in scanners)
+    share = np.array([mix[s][0] for s in names])
+    return names, share/share.sum(), np.array([mix[s][1] for s in names])
+
 # %% ../nbs/01_synthetic.ipynb #fb914151
-def _scanner_given_label(y, m, rng):
-    share, prev = np.array(m.scanner_share), np.array(m.scanner_prevalence)
-    p1 = share*prev/np.sum(share*prev); p0 = share*(1-prev)/np.sum(share*(1-prev))  # P(scanner | y)
+def _scanner_given_y(share, prev):
+    "P(scanner | y=1) and P(scanner | y=0) from the shares and P(y=1 | scanner)."
+    return share*prev/np.sum(share*prev), share*(1-prev)/np.sum(share*(1-prev))
+
+def _scanner_given_label(y, share, prev, rng):
+    "Index (into `share`) of each patient's scanner: one uniform draw per patient, whatever the mix."
+    p1, p0 = _scanner_given_y(share, prev)
     u = rng.random(len(y))
     return np.where(y == 1, np.searchsorted(np.cumsum(p1), u), np.searchsorted(np.cumsum(p0), u)).clip(0, len(share)-1)
 
 def sample_latents(n_patients:int=485, # patients
                    n_positive:int=288, # of which label 1
                    seed:int=0,         # the cohort's seed
-                   model:DiseaseModel=DEFAULT_MODEL
+                   model:DiseaseModel=DEFAULT_MODEL,
+                   *,
+                   scanners=None       # scanner names (`scanner_mix`); None: the default cohort's S1-S3
                   )->tuple:
     "Latent table (DataFrame, one row per patient) and the per-patient arrays of oedema radii (mm)."
     m, n = model, int(n_patients)
-    if not 0 <= n_positive <= n: raise ValueError(f"n_positive={n_positive} must lie in [0, n_patients={n}]")
+    if not 0 <= n_positive <= n: raise SynthError(f"n_positive={n_positive} must lie in [0, n_patients={n}]")
+    names, share, prev = scanner_mix(scanners, m)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1]))
     y = np.zeros(n, int); y[:n_positive] = 1; rng.shuffle(y)
     male = rng.random(n) < np.where(y == 1, m.p_male[1], m.p_male[0])
     a = np.where(y == 1, rng.gamma(m.activity_shape, 1/m.activity_shape, n), 0.0)
     d = dict(patient_id=[f"P{i+1:04d}" for i in range(n)], label=y, sex=np.where(male, "M", "F"), activity=a,
-             scanner=[f"S{k+1}" for k in _scanner_given_label(y, m, rng)])
+             scanner=[names[k] for k in _scanner_given_label(y, share, prev, rng)])
     n_mimic, n_dis = rng.poisson(m.bmo_mimic_rate, n), rng.poisson(m.bmo_rate*a)
     for k in LESION_KINDS: d["n_"+k] = rng.poisson(_lesion_rate(m, k, a, male))
     d["n_osteophyte"] = rng.poisson(m.osteophyte_rate, n)
@@ -149,17 +179,22 @@ def _loglik_static(lat, m, y):
     ll += stats.truncnorm.logpdf(lat.age, (lo-mu)/sd, (hi-mu)/sd, loc=mu, scale=sd)
     return ll + stats.norm.logpdf(np.log(lat.symptom_duration - 3), *m.log_duration[y])
 
-def _log_scanner_ratio(lat, m):
-    share, prev = np.array(m.scanner_share), np.array(m.scanner_prevalence)
-    p1 = share*prev/np.sum(share*prev); p0 = share*(1-prev)/np.sum(share*(1-prev))
-    k = lat.scanner.str[1:].astype(int).values - 1
+def _log_scanner_ratio(lat, m, scanners=None):
+    "log P(scanner | y=1) - log P(scanner | y=0) per patient, under the cohort's scanner mix."
+    names, share, prev = scanner_mix(scanners, m)
+    p1, p0 = _scanner_given_y(share, prev)
+    k = pd.Index(names).get_indexer(lat.scanner)
+    if (k < 0).any(): raise SynthError(f"patients {list(lat.patient_id[k < 0][:5])} have a scanner outside {list(names)}: "
+                                       "pass the cohort's `scanners` to the oracle")
     return np.log(p1[k]) - np.log(p0[k])
 
 # %% ../nbs/01_synthetic.ipynb #7903481e
 def oracle_probabilities(lat:pd.DataFrame, # from `sample_latents`
                          radii:list,        # oedema radii per patient, from `sample_latents`
                          model:DiseaseModel=DEFAULT_MODEL,
-                         prior:float|None=None # P(y=1); default: the table's share of positives
+                         prior:float|None=None, # P(y=1); default: the table's share of positives
+                         *,
+                         scanners=None      # the scanner names the cohort was drawn with (`scanner_mix`); None: S1-S3
                         )->pd.DataFrame:
     "Bayes-optimal P(sacroiliitis) given the imaging, the clinical and all latent variables."
     m, a, zero = model, _activity_grid(model), np.zeros(1)
@@ -171,7 +206,7 @@ def oracle_probabilities(lat:pd.DataFrame, # from `sample_latents`
                                    for s in (True, False)]), 0)
     img1 = sexes(1, lambda s: logsumexp(_loglik_imaging(lat, radii, m, a, s), 1) - lg)
     img0 = sexes(0, lambda s: _loglik_imaging(lat, radii, m, zero, s)[:, 0])
-    scan = _log_scanner_ratio(lat, m)
+    scan = _log_scanner_ratio(lat, m, scanners)
     labs_a, labs_0 = _loglik_labs(lat, m, a), _loglik_labs(lat, m, zero)[:, 0]
     static = _loglik_static(lat, m, 1) - _loglik_static(lat, m, 0)
     clin = logsumexp(labs_a, 1) - lg - labs_0 + static
@@ -213,11 +248,15 @@ SCANNERS = (
     ScannerSpec("S3", 1.4, 5.0, (-1, -1, 1), (420.0, 380.0), 1.15, 0.050, 0.08, "ringing", 0.80),
 )
 
+SITE_SCANNERS = (  # outside the default mix: a 1.5 T scanner for a cohort from another site (`make_cohort(scanners=...)`)
+    ScannerSpec("S4", 1.8, 6.0, (1, -1, -1), (1800.0, 1400.0), 1.25, 0.060, 0.05, "ringing", 0.65),
+)
+
 def scanner_spec(name:str)->ScannerSpec:
     "The `ScannerSpec` called `name`."
-    for s in SCANNERS:
+    for s in SCANNERS + SITE_SCANNERS:
         if s.name == name: return s
-    raise ValueError(f"unknown scanner {name!r}; the synthetic scanners are {[s.name for s in SCANNERS]}")
+    raise SynthError(f"unknown scanner {name!r}; the synthetic scanners are {[s.name for s in SCANNERS + SITE_SCANNERS]}")
 
 # %% ../nbs/01_synthetic.ipynb #f461b78b
 def grid_shape(scanner:ScannerSpec, image_scale:float=1.0,
@@ -484,12 +523,16 @@ ACQUISITIONS = MappingProxyType({
 _AXIS = {"R": (0, 1), "L": (0, -1), "S": (1, 1), "I": (1, -1), "A": (2, 1), "P": (2, -1)}  # code: (slab axis u/v/w, sign)
 
 def acquisition_spec(acq,           # an `Acquisition` or its name
-                     scanner:str    # "S1", "S2" or "S3"
+                     scanner:str    # "S1", "S2", "S3" (or "S4" under a protocol that sets nothing per scanner)
                     )->tuple:
     "The `ScannerSpec` under protocol `acq`, the slab size (mm), the stored axis order (slab axes u, v, w) and the slope."
     acq = ACQUISITIONS[acq] if isinstance(acq, str) else acq
-    sc = scanner_spec(scanner); k = [s.name for s in SCANNERS].index(scanner)
-    fov, perm, slope = FOV_MM, (0, 1, 2), None
+    sc, names = scanner_spec(scanner), [s.name for s in SCANNERS]
+    per_scanner = [f for f in ("pixel_mm", "axcodes", "slope") if getattr(acq, f) is not None]
+    if per_scanner and scanner not in names:
+        raise SynthError(f"acquisition {acq.name!r} sets {', '.join(per_scanner)} for {names} only, not {scanner}: "
+                         f"write {scanner}'s cohort with the default acquisition")
+    k, fov, perm, slope = (names.index(scanner) if per_scanner else None), FOV_MM, (0, 1, 2), None
     if acq.pixel_mm is not None: sc = dataclasses.replace(sc, pixel_mm=float(acq.pixel_mm[k]))
     if acq.slice_mm is not None: sc = dataclasses.replace(sc, slice_mm=float(acq.slice_mm))
     if acq.n_slices is not None: fov = (FOV_MM[0], FOV_MM[1], acq.n_slices*sc.slice_mm)
@@ -590,6 +633,15 @@ def _write_tables(tmp, lat, radii, oracle, facts, modalities)->pd.DataFrame:
         oedema_radii=[" ".join(f"{r:.3f}" for r in rs) for rs in radii]).to_csv(tmp/"latents.csv", index=False, float_format="%.6f")
     return man
 
+# %% ../nbs/01_synthetic.ipynb #f262c16f
+def _scanner_record(scanners, model, n, n_positive)->dict:
+    "generator.json's scanners (the specs drawn from); a cohort from listed scanners adds their mix and its prevalence."
+    names, share, prev = scanner_mix(scanners, model)
+    out = dict(scanners=[to_dict(scanner_spec(s)) for s in names])
+    if scanners is None: return out  # the default cohort's record, byte for byte as before
+    return dict(out, prevalence=round(n_positive/n, 6) if n else None,
+                scanner_mix={s: dict(share=round(float(a), 6), prevalence=float(b)) for s, a, b in zip(names, share, prev)})
+
 # %% ../nbs/01_synthetic.ipynb #9ec8c2c3
 def make_cohort(out_dir,                   # cohort folder to create
                 n_patients:int|None=None,  # default: the profile's (485 for cpu/paper, 40 for smoke)
@@ -600,18 +652,20 @@ def make_cohort(out_dir,                   # cohort folder to create
                 overwrite:bool=False,      # replace a synthetic cohort (one holding generator.json) or an empty folder
                 n_jobs:int|None=None,      # processes (default: up to 2)
                 model:DiseaseModel=DEFAULT_MODEL,
-                acquisition="default"      # "clinical": 0.6 mm pixels, 25 slices of 3.3 mm, LSP/LAS, int16 + slope (`ACQUISITIONS`)
+                acquisition="default",     # "clinical": 0.6 mm pixels, 25 slices of 3.3 mm, LSP/LAS, int16 + slope (`ACQUISITIONS`)
+                scanners=None              # draw every patient from these, e.g. ("S4",) (`scanner_mix`); None: the default S1-S3
                )->pd.DataFrame:
     "Write a synthetic multimodal SIJ MRI cohort to `out_dir`; returns its manifest."
     prof = get_profile(profile)
     if overwrite: check_replace_target(out_dir, "generator.json", "a synthetic cohort")  # never a run, a real cohort or a file
-    if acquisition not in ACQUISITIONS: raise ValueError(f"acquisition must be one of {list(ACQUISITIONS)}, not {acquisition!r}")
+    if acquisition not in ACQUISITIONS: raise SynthError(f"acquisition must be one of {list(ACQUISITIONS)}, not {acquisition!r}")
     bad = [m for m in modalities if m not in MODALITIES]
-    if bad or not modalities: raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
+    if bad or not modalities: raise SynthError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
     modalities = tuple(m for m in MODALITIES if m in modalities)
+    for s in scanner_mix(scanners, model)[0]: acquisition_spec(acquisition, s)  # an unknown scanner is refused before any work
     n, n_positive = _cohort_size(prof, n_patients, n_positive)
-    lat, radii = sample_latents(n, n_positive, seed, model)
-    oracle = oracle_probabilities(lat, radii, model)
+    lat, radii = sample_latents(n, n_positive, seed, model, scanners=scanners)
+    oracle = oracle_probabilities(lat, radii, model, scanners=scanners)
     scale = prof.cohort.image_scale if acquisition == "default" else 1.0  # a clinical protocol has its own voxel size
     acq = () if acquisition == "default" else (acquisition,)  # the default cohort's jobs (and files) exactly as before
     with atomic_dir(out_dir, force=overwrite) as tmp:
@@ -620,7 +674,7 @@ def make_cohort(out_dir,                   # cohort folder to create
         facts = _render_all(jobs, n_jobs or min(2, os.cpu_count() or 1))
         man = _write_tables(tmp, lat, radii, oracle, facts, modalities)
         save_json(tmp/"generator.json", dict(seed=int(seed), profile=prof.name, image_scale=scale, n_patients=n,
-                  n_positive=n_positive, modalities=list(modalities), model=to_dict(model),
-                  scanners=[to_dict(s) for s in SCANNERS], fov_mm=list(FOV_MM),
+                  n_positive=n_positive, modalities=list(modalities), model=to_dict(model), fov_mm=list(FOV_MM),
+                  **_scanner_record(scanners, model, n, n_positive),
                   **({} if acquisition == "default" else dict(acquisition=to_dict(ACQUISITIONS[acquisition])))))
     return man
