@@ -199,7 +199,13 @@ def site_performance(y,   # 0/1 outcome per patient
         cs = calibration_summary(y, prob)
     return dict(citl=cs["citl"], slope=cs["slope"], auc=auc_ci(y, prob).auc, brier=cs["brier"])
 
-def update_model(y, coefs, X, method="closed", *, alpha=0.05)->UpdateFit:
+def update_model(y,                  # 0/1 outcome per patient of the site
+                 coefs:pd.DataFrame, # the stored coefficient table
+                 X:pd.DataFrame,     # the site's design matrix
+                 method="closed",    # one of UPDATE_METHODS, or "closed" (the closed test chooses)
+                 *,
+                 alpha=0.05          # level of the closed test's LR tests
+                )->UpdateFit:
     "The updated model by one method, or by the closed test's choice (`method=\"closed\"`)."
     return closed_testing(y, coefs, X, alpha=alpha).fit if method == "closed" else fit_update(y, coefs, X, method)
 
