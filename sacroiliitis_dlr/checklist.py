@@ -17,6 +17,7 @@ __all__ = ['TRIPOD_AI', 'CLAIM_2024', 'GUIDELINES', 'FACTS', 'checklist_items', 
 import numpy as np
 import pandas as pd
 from .core import atomic_write, load_json
+from .card import external_evaluations  # the bundle's evaluations at other sites (issue 27)
 from .pages import html_page  # the style every page of the package shares
 from .plots import format_ci  # '0.912 (0.871-0.953)', as every report writes it
 
@@ -168,6 +169,27 @@ def fact(*needs):
 
 def _count(split, part): s = split[split.split == part]; return f"{len(s)} ({int(s.label.sum())} with sacroiliitis)"
 
+# %% ../nbs/32_checklist.ipynb #13e45ee6
+def _sites(run)->pd.DataFrame:
+    "The external evaluations of the run's bundle (`card.external_evaluations`): one row per site."
+    return external_evaluations(run.dir)
+
+def _site_files(run, sites:pd.DataFrame, *names)->list:
+    "The sites' files among `names` that exist, relative to the run folder (an answer's sources)."
+    return [f"{d}/{n}" for d in sites.folder for n in names if (run.dir/d/n).is_file()]
+
+def _signed(est, lo, hi)->str:
+    "'-0.950 (95% CI -1.300 to -0.600)' for an estimate that may be negative; '-' when missing."
+    if est is None or pd.isna(est): return "-"
+    return f"{est:.3f}" + (f" (95% CI {lo:.3f} to {hi:.3f})" if lo is not None and hi is not None and pd.notna(lo) and pd.notna(hi) else "")
+
+def _site_line(r)->str:
+    "One external site: size, prevalence, scanners, and the combined model's AUC and calibration there."
+    prev = f"{r.prevalence:.0%}" if r.prevalence is not None and pd.notna(r.prevalence) else "?"
+    return (f"{r.name}: {r.n} patients, prevalence {prev}, scanners {r.scanners or '?'}{' (synthetic)' if r.synthetic else ''}; "
+            f"combined model AUC {_signed(r.auc, r.auc_lo, r.auc_hi)}, calibration in the large {_signed(r.citl, r.citl_lo, r.citl_hi)}, "
+            f"slope {_signed(r.slope, r.slope_lo, r.slope_hi)}")
+
 # %% ../nbs/32_checklist.ipynb #e7ea759f
 def _cohort_name(cfg)->str:
     "The cohort's folder name (config.json records no path since issue 25; older runs recorded the path)."
@@ -179,8 +201,12 @@ def _data_source(run):
     synthetic = run.has("cohort/oracle.csv")  # the cohort stage keeps the synthetic cohort's oracle
     kind = "A synthetic cohort written by `sacroiliitis-dlr synth`" if synthetic else "The cohort its manifest describes"
     ext = "; each scanner also held out in turn as an external test set (loso/summary.csv)" if run.has("loso/summary.csv") else ""
+    e = _sites(run)
+    if len(e): ext += ("; evaluation data from other sites: " + ", ".join(f"{r.name} ({r.n} patients{', synthetic' if r.synthetic else ''})"
+                                                                      for r in e.itertuples()) + " (evaluations/)")
     return ("partial", f"{kind} (`{_cohort_name(cfg)}`): {v['n_patients']} patients from {len(v['per_scanner'])} scanners; "
-            f"development and test data are a random split of this one cohort{ext}. Rationale and representativeness: authors.", [])
+            f"development and test data are a random split of this one cohort{ext}. Rationale and representativeness: authors.",
+            _site_files(run, e, "evaluation.json"))
 
 @fact("cohort/validation.json")
 def _setting(run):
@@ -278,8 +304,12 @@ def _train_vs_test(run):
     s = run("cohort/split.csv")
     comp = s.groupby(["split", "scanner"]).size().unstack(fill_value=0) if "scanner" in s else None
     per = "; ".join(f"{k}: " + ", ".join(f"{sc} {n}" for sc, n in r.items()) for k, r in comp.iterrows()) if comp is not None else ""
+    e, dev = _sites(run), s.label.mean()
+    ext = "".join(f" {r.name}: prevalence {r.prevalence:.0%} against {dev:.0%} in development, scanners {r.scanners}"
+                  + (f" ({r.unseen_scanners} not in development)" if r.unseen_scanners else "") + "." for r in e.itertuples() if pd.notna(r.prevalence))
     return ("run", f"The development and test sets are a random stratified split of one cohort, so setting, eligibility, "
-            f"outcome definition and predictors are the same; patients per scanner: {per}.", [])
+            f"outcome definition and predictors are the same; patients per scanner: {per}." + (" External sites:" + ext if ext else ""),
+            _site_files(run, e, "evaluation.json"))
 
 @fact("cohort/validation.json", "cohort/split.csv")
 def _flow(run):
@@ -360,9 +390,24 @@ def _output(run):
     return ("run", f"A probability of sacroiliitis; a classification at the cut-off maximising Youden's index on the training "
             f"cohort, applied unchanged to the test cohort: {cuts}.", [])
 
-@fact("summary/cutoffs.csv")
+@fact()
 def _updating(run):
-    return ("run", "None: every model is evaluated as fitted on the training cohort; no recalibration or refitting.", [])
+    e = _sites(run); u = e[e.updated.astype(bool)]
+    if run.has("combined/update.json"):
+        upd = run("combined/update.json")
+        return ("run", f"This bundle is derived: its combined model was updated by {upd.get('method')} on the patients of "
+                f"{upd.get('site')}" + (f" ({upd['reason']})" if upd.get("reason") else "") + "; the base models and the "
+                "DLR signature are the original bundle's (combined/update.json).", ["combined/update.json"])
+    if len(u):
+        per = "; ".join(f"{r.name}: {r.update_method}" + (f", because {r.update_reason}" if r.update_reason else "")
+                        + (f" (the updated bundle: {r.updated_bundle})" if r.updated_bundle else "") for r in u.itertuples())
+        return ("run", "Updated at external sites, the update chosen by the closed testing procedure (Vergouwe et al. 2017) "
+                f"among none, recalibration in the large, logistic recalibration and re-estimation: {per}. The updated model's "
+                "performance is optimism-corrected on the site's patients (updated.csv).", _site_files(run, u, "evaluation.json", "updating.csv", "updated.csv"))
+    if len(e): return ("run", "None: at every external site the model was applied as fitted on the training cohort, without "
+                       "recalibration or refitting.", _site_files(run, e, "evaluation.json"))
+    if not run.has("summary/cutoffs.csv"): return None
+    return ("run", "None: every model is evaluated as fitted on the training cohort; no recalibration or refitting.", ["summary/cutoffs.csv"])
 
 @fact("config.json", "combined/combined_model.csv")
 def _prediction_code(run):
@@ -419,11 +464,18 @@ def _internal_testing(run):
     t = "; ".join(f"{c}: {format_ci(*m.loc[('combined', c), ['auc', 'auc_lo', 'auc_hi']])}" for c in ("train", "test") if ("combined", c) in m.index)
     return ("run", f"Combined model AUC, training (out-of-fold for the CNNs) against test: {t}.", [])
 
-@fact("loso/summary.csv")
+@fact()
 def _external_testing(run):
-    t = run("loso/summary.csv").query("model == 'combined'")
-    per = "; ".join(f"{r.held_out} held out: {format_ci(r.auc, r.auc_lo, r.auc_hi)}" for r in t.itertuples() if pd.notna(r.auc))
-    return ("run", f"Each scanner held out in turn (trained on the others), combined model AUC: {per}.", [])
+    parts, src, e = [], [], _sites(run)
+    if run.has("loso/summary.csv"):
+        t = run("loso/summary.csv").query("model == 'combined'")
+        per = "; ".join(f"{r.held_out} held out: {format_ci(r.auc, r.auc_lo, r.auc_hi)}" for r in t.itertuples() if pd.notna(r.auc))
+        parts.append(f"Each scanner held out in turn (trained on the others), combined model AUC: {per}."); src.append("loso/summary.csv")
+    if len(e):
+        parts.append("The bundle applied unchanged, without any training, to labelled cohorts from other sites (`sacroiliitis-dlr "
+                     "evaluate`), at the training cut-off: " + " | ".join(map(_site_line, e.itertuples())) + ".")
+        src += _site_files(run, e, "evaluation.json", "metrics.csv", "calibration.csv")
+    return ("run", " ".join(parts), src) if parts else None
 
 @fact("summary/metrics.csv", "cohort/split.csv")
 def _n_events(run):
@@ -437,8 +489,10 @@ def _performance(run):
     m = run("summary/metrics.csv").set_index(["model", "cohort"])
     t = "; ".join(f"{x} {format_ci(*m.loc[(x, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for x in FINAL_MODELS if (x, "test") in m.index)
     sub = " Per scanner: summary/by_scanner.csv." if run.has("summary/by_scanner.csv") else ""
-    return ("run", f"Test AUC (95% CI): {t}; cut-off metrics, calibration and decision curves in the summary report.{sub}",
-            ["summary/by_scanner.csv"] if sub else [])
+    e = _sites(run)
+    ext = (" External sites (combined model AUC): " + "; ".join(f"{r.name} {_signed(r.auc, r.auc_lo, r.auc_hi)}" for r in e.itertuples()) + ".") if len(e) else ""
+    return ("run", f"Test AUC (95% CI): {t}; cut-off metrics, calibration and decision curves in the summary report.{sub}{ext}",
+            (["summary/by_scanner.csv"] if sub else []) + _site_files(run, e, "metrics.csv"))
 
 @fact("combined/predictions.csv", "summary/cutoffs.csv")
 def _failure_analysis(run):
@@ -456,6 +510,7 @@ def _failure_analysis(run):
 @fact("pipeline.json", "summary/metrics.csv")
 def _objectives(run):
     loso = " and external testing with each scanner held out in turn" if run.has("loso/summary.csv") else ""
+    loso += f" and external evaluation at {len(_sites(run))} other site(s) (evaluations/)" if len(_sites(run)) else ""
     return ("partial", f"Development of the DLR signature, the clinical and the combined model, with internal testing on a "
             f"random held-out test set{loso} (the stages in pipeline.json). Hypotheses: authors.", [])
 
@@ -476,8 +531,11 @@ def _limitations(run):
     if run.has("summary/oracle_gaps.csv"):
         g = run("summary/oracle_gaps.csv").query("model == 'combined' and cohort == 'test'")
         if len(g): parts.append(f"gap to the oracle ceiling {g.gap.iloc[0]:.3f} (synthetic cohort)"); extra.append("summary/oracle_gaps.csv")
-    if "scanner" in s: parts.append("internal test only (scanners shared with training)" if not run.has("loso/summary.csv")
-                                    else "external testing by scanner in loso/summary.csv")
+    e = _sites(run)
+    if len(e): parts.append(f"external evaluation at {len(e)} site(s): " + "; ".join(_site_line(r) for r in e.itertuples()))
+    elif "scanner" in s: parts.append("internal test only (scanners shared with training)" if not run.has("loso/summary.csv")
+                                      else "external testing by scanner in loso/summary.csv")
+    extra += _site_files(run, e, "evaluation.json", "metrics.csv", "calibration.csv")
     return ("partial", "Measured by the run: " + "; ".join(parts) + ". The discussion: authors.", extra)
 
 @fact("config.json")
