@@ -259,26 +259,27 @@ def external_evaluations(run_dir # a run folder
 # %% ../nbs/34_card.ipynb #42a1c0af
 def _site_table(e:pd.DataFrame)->pd.DataFrame:
     "The external evaluations as a card table."
-    upd = [f"{m}: {why}" if why else str(m) for m, why in zip(e.update_method, e.update_reason)]
     return pd.DataFrame({"site": e["name"], "n": e.n, "prevalence": [f"{p:.0%}" if pd.notna(p) else "-" for p in e.prevalence],
                          "scanners": [f"{s}; not in training: {u}" if u else s for s, u in zip(e.scanners, e.unseen_scanners)],
                          "AUC (95% CI)": [_ci(*r) for r in e[["auc", "auc_lo", "auc_hi"]].values],
                          "calibration in the large (95% CI)": [_ci(*r) for r in e[["citl", "citl_lo", "citl_hi"]].values],
                          "calibration slope (95% CI)": [_ci(*r) for r in e[["slope", "slope_lo", "slope_hi"]].values],
                          "sensitivity / specificity": [f"{_num(a)} / {_num(b)}" for a, b in zip(e.sensitivity, e.specificity)],
-                         "updated": [u if on else "no" for u, on in zip(upd, e.updated)]})
+                         "updated": [str(m) if on else "no" for m, on in zip(e.update_method, e.updated)]})
 
 def _updated_lines(run_dir:Path, e:pd.DataFrame)->list:
-    "The updated combined model's corrected performance per site, from each site's `updated.csv` (when written)."
+    "Per updated site: the update, why, and the corrected performance from its `updated.csv` (when written)."
     out = []
-    for r in e[e.updated].itertuples():
+    for r in e[e.updated.astype(bool)].itertuples():
+        line = f"Updated at {r.name} by {r.update_method}" + (f": {str(r.update_reason).rstrip('.')}." if r.update_reason else ".")
         u = _read(run_dir/r.folder/"updated.csv")
-        if u is None or not len(u): continue
-        corr = u[u.estimate.astype(str) == "corrected"] if "estimate" in u else u.iloc[:0]
-        row = corr.iloc[-1] if len(corr) else u.iloc[-1]  # rows apparent/optimism/corrected, or *_corrected columns
-        get = lambda k: row.get(f"{k}_corrected", row.get(k))
-        out.append(f"{r.name}, after updating ({r.update_method}), optimism-corrected on the site's patients: AUC {_num(get('auc'))}, "
-                   f"calibration in the large {_num(get('citl'))}, slope {_num(get('slope'))} (`{r.folder}/updated.csv`).")
+        if u is not None and len(u):
+            corr = u[u.estimate.astype(str) == "corrected"] if "estimate" in u else u.iloc[:0]
+            row = corr.iloc[-1] if len(corr) else u.iloc[-1]  # rows apparent/optimism/corrected, or *_corrected columns
+            get = lambda k: row.get(f"{k}_corrected", row.get(k))
+            line += (f" The updated model, optimism-corrected on the site's patients: AUC {_num(get('auc'))}, calibration in "
+                     f"the large {_num(get('citl'))}, slope {_num(get('slope'))} (`{r.folder}/updated.csv`).")
+        out.append(line)
     return out
 
 # %% ../nbs/34_card.ipynb #7c68c214
@@ -459,8 +460,8 @@ def model_card(run_dir # a run folder
         out += ["", f"## {s.title}", "", f"*TRIPOD+AI items: {s.tripod}*"] + [x for b in s.blocks for x in ("", _md_block(b))]
     return "\n".join(out) + "\n"
 
-# %% ../nbs/34_card.ipynb #bd567652
-CARD_CSS = PAGE_CSS + ("td:first-child,th:first-child{text-align:left}.tripod{color:#666;font-size:.9em;margin-top:-.6em}"
+# %% ../nbs/34_card.ipynb #6c93b795
+CARD_CSS = PAGE_CSS + ("td,th{text-align:left}td:first-child{white-space:nowrap}.tripod{color:#666;font-size:.9em;margin-top:-.6em}"
                        "ul{margin-top:.2em}")
 
 def _html_text(s)->str:
