@@ -248,10 +248,12 @@ def _evaluation_row(d:Path, ev:dict, sha:str|None, seen:set|None)->dict:
 def external_evaluations(run_dir # a run folder
                         )->pd.DataFrame:
     "One row per external evaluation in `run_dir/evaluations/*/evaluation.json` (`EVALUATION_COLUMNS`), by folder name."
-    run_dir, sha, rows = Path(run_dir), bundle_sha256(run_dir), []
-    split = _read(run_dir/"cohort"/"split.csv")
+    run_dir, rows = Path(run_dir), []
+    found = sorted((run_dir/"evaluations").glob("*/evaluation.json"))
+    if not found: return pd.DataFrame(rows, columns=EVALUATION_COLUMNS)  # nothing else read: the reports stage may call this
+    sha, split = bundle_sha256(run_dir), _read(run_dir/"cohort"/"split.csv")
     seen = set(split.scanner.astype(str)) if split is not None and "scanner" in split else None  # the training cohort's scanners
-    for f in sorted((run_dir/"evaluations").glob("*/evaluation.json")):
+    for f in found:
         ev = _read(f)
         if isinstance(ev, dict): rows.append(_evaluation_row(f.parent, ev, sha, seen))
     return pd.DataFrame(rows, columns=EVALUATION_COLUMNS)
