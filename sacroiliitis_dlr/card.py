@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 # %% auto #0
-__all__ = ['NOT_AVAILABLE', 'EVALUATION_COLUMNS', 'CARD_SECTIONS', 'CARD_CSS', 'CARD_FILES', 'CardSection', 'bundle_sha256',
-           'external_evaluations', 'model_card_sections', 'model_card', 'model_card_html', 'write_model_card']
+__all__ = ['NOT_AVAILABLE', 'UPDATE_METHODS', 'EVALUATION_COLUMNS', 'CARD_SECTIONS', 'CARD_CSS', 'CARD_FILES', 'CardSection',
+           'update_name', 'bundle_sha256', 'external_evaluations', 'model_card_sections', 'model_card',
+           'model_card_html', 'write_model_card']
 
 # %% ../nbs/34_card.ipynb #6378719a
 import pandas as pd
@@ -71,14 +72,22 @@ def _odds_ratios(cm:pd.DataFrame)->pd.DataFrame:
                          "odds ratio (95% CI)": [_ci(*r) for r in cm[["odds_ratio", "or_lo", "or_hi"]].values],
                          "P": cm.p.map(_p)})
 
+UPDATE_METHODS = {"none": "no update", "intercept": "recalibration in the large", "logistic": "logistic recalibration",
+                  "refit": "re-estimation of the combined model's coefficients"}  # `evaluate --update`'s methods, in words
+
+def update_name(method # an update method as `evaluation.json` records it
+               )->str:
+    "The update method in words ('logistic' -> 'logistic recalibration'); an unknown name as it is."
+    return UPDATE_METHODS.get(str(method), str(method))
+
 def _derived(upd:dict)->str:
     "The sentence that says a bundle was derived for a site, from which bundle, by which update."
     src = upd.get("derived_from") or {}
-    return (f"This bundle is derived: its combined model was updated by {upd.get('method', '?')} on the patients of "
+    return (f"This bundle is derived: its combined model was updated by {update_name(upd.get('method', '?'))} on the patients of "
             f"the site `{upd.get('site', '?')}`" + (f" (cut-off {_num(upd['cutoff'])} chosen there)" if upd.get("cutoff") is not None else "")
             + f", from the bundle whose manifest has SHA-256 `{src.get('manifest_sha256', '?')}` (configuration "
             f"`{src.get('config_hash', '?')}`). The base models and the DLR signature are that bundle's, unchanged"
-            + (f". Why this update: {upd['reason']}" if upd.get("reason") else "") + ".")
+            + ". " + (f"Why this update: {upd['reason']}" if upd.get("reason") else "")).strip()
 
 # %% ../nbs/34_card.ipynb #e1f65702
 def _details(f)->CardSection:
@@ -267,13 +276,13 @@ def _site_table(e:pd.DataFrame)->pd.DataFrame:
                          "calibration in the large (95% CI)": [_ci(*r) for r in e[["citl", "citl_lo", "citl_hi"]].values],
                          "calibration slope (95% CI)": [_ci(*r) for r in e[["slope", "slope_lo", "slope_hi"]].values],
                          "sensitivity / specificity": [f"{_num(a)} / {_num(b)}" for a, b in zip(e.sensitivity, e.specificity)],
-                         "updated": [str(m) if on else "no" for m, on in zip(e.update_method, e.updated)]})
+                         "updated": [update_name(m) if on else "no" for m, on in zip(e.update_method, e.updated)]})
 
 def _updated_lines(run_dir:Path, e:pd.DataFrame)->list:
     "Per updated site: the update, why, and the corrected performance from its `updated.csv` (when written)."
     out = []
     for r in e[e.updated.astype(bool)].itertuples():
-        line = f"Updated at {r.name} by {r.update_method}" + (f": {str(r.update_reason).rstrip('.')}." if r.update_reason else ".")
+        line = f"Updated at {r.name} by {update_name(r.update_method)}." + (f" {r.update_reason}" if r.update_reason else "")
         u = _read(run_dir/r.folder/"updated.csv")
         if u is not None and len(u):
             corr = u[u.estimate.astype(str) == "corrected"] if "estimate" in u else u.iloc[:0]
@@ -351,7 +360,7 @@ def _miscalibrated(e:pd.DataFrame)->list:
                if pd.notna(r.citl_lo) and (r.citl_lo > 0 or r.citl_hi < 0) else [])
         bad += ([f"calibration slope {_ci(r.slope, r.slope_lo, r.slope_hi)}"] if pd.notna(r.slope_lo) and (r.slope_lo > 1 or r.slope_hi < 1) else [])
         if bad: out.append(f"Unupdated, the model is miscalibrated at {r.name}: {'; '.join(bad)}" +
-                           (f"; updated there by {r.update_method}." if r.updated else "; recalibrate it there (`evaluate --update`)."))
+                           (f"; updated there by {update_name(r.update_method)}." if r.updated else "; recalibrate it there (`evaluate --update`)."))
     return out
 
 def _sample_size(f)->list:
@@ -418,6 +427,8 @@ def _summary(f)->CardSection:
                    + (f", {s.scanner.nunique()} scanners" if "scanner" in s else "") + f"), tested on {int((s.split == 'test').sum())} held-out patients.")
     r = m[(m.model == "combined") & (m.cohort == "test")] if m is not None else []
     if len(r): out.append(f"Combined model, internal test: AUC (95% CI) {_ci(*r[['auc', 'auc_lo', 'auc_hi']].iloc[0])}.")
+    upd = f("combined/update.json")
+    if isinstance(upd, dict): out.append(f"Derived for the site `{upd.get('site', '?')}` by {update_name(upd.get('method'))} (`combined/update.json`).")
     out.append("External evaluations: " + ("; ".join(f"{x.name} (n = {x.n}) AUC {_ci(x.auc, x.auc_lo, x.auc_hi)}" for x in e.itertuples())
                                              if len(e) else "none yet") + ".")
     return CardSection("Summary", "2", (out,))

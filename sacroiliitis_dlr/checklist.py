@@ -17,7 +17,7 @@ __all__ = ['TRIPOD_AI', 'CLAIM_2024', 'GUIDELINES', 'FACTS', 'checklist_items', 
 import numpy as np
 import pandas as pd
 from .core import atomic_write, load_json
-from .card import external_evaluations  # the bundle's evaluations at other sites (issue 27)
+from .card import external_evaluations, update_name  # the bundle's evaluations at other sites (issue 27)
 from .pages import html_page  # the style every page of the package shares
 from .plots import format_ci  # '0.912 (0.871-0.953)', as every report writes it
 
@@ -395,11 +395,11 @@ def _updating(run):
     e = _sites(run); u = e[e.updated.astype(bool)]
     if run.has("combined/update.json"):
         upd = run("combined/update.json")
-        return ("run", f"This bundle is derived: its combined model was updated by {upd.get('method')} on the patients of "
-                f"{upd.get('site')}" + (f" ({upd['reason']})" if upd.get("reason") else "") + "; the base models and the "
+        return ("run", f"This bundle is derived: its combined model was updated by {update_name(upd.get('method'))} on the patients of "
+                f"{upd.get('site')}" + (f" ({str(upd['reason']).rstrip('.')})" if upd.get("reason") else "") + "; the base models and the "
                 "DLR signature are the original bundle's (combined/update.json).", ["combined/update.json"])
     if len(u):
-        per = "; ".join(f"{r.name}: {r.update_method}" + (f", because {r.update_reason}" if r.update_reason else "")
+        per = "; ".join(f"{r.name}: {update_name(r.update_method)}" + (f" ({str(r.update_reason).rstrip('.')})" if r.update_reason else "")
                         + (f" (the updated bundle: {r.updated_bundle})" if r.updated_bundle else "") for r in u.itertuples())
         return ("run", "Updated at external sites, the update chosen by the closed testing procedure (Vergouwe et al. 2017) "
                 f"among none, recalibration in the large, logistic recalibration and re-estimation: {per}. The updated model's "
