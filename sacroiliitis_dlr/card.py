@@ -181,12 +181,23 @@ def _internal_table(m:pd.DataFrame, b)->pd.DataFrame:
                           "accuracy": _num(t.loc[x, "accuracy"]), "PPV": _num(t.loc[x, "ppv"]), "NPV": _num(t.loc[x, "npv"])}
                          for x in FINAL_MODELS if x in t.index])
 
+def _comparisons(c)->list:
+    "A sentence comparing the combined model's test AUC with the other final models' (DeLong's paired test, Holm-adjusted)."
+    if c is None or not {"model_a", "model_b", "diff", "diff_lo", "diff_hi", "p_value"} <= set(c.columns): return []
+    c = c[(c.model_a == "combined") & c.model_b.isin(FINAL_MODELS)]
+    if not len(c): return []
+    adj = lambda r: f", Holm-adjusted {_p(r.p_adjusted)}" if "p_adjusted" in c and pd.notna(r.p_adjusted) else ""
+    return ["The combined model's test AUC minus that of " + "; of ".join(
+        f"the {_NAMES[r.model_b]}: {_ci(r.diff, r.diff_lo, r.diff_hi)}, P {_p(r.p_value)}{adj(r)}" for r in c.itertuples())
+        + " (DeLong's paired test, `combined/comparisons.csv`)."]
+
 def _internal(f)->CardSection:
     "The internal test: the final models' AUC (CI) and accuracy measures, and the gap to the oracle when synthetic."
     m, s = f("summary/metrics.csv"), f("cohort/split.csv")
     if m is None or s is None: return _missing("Internal test", "12a, 12e, 23a", "summary/metrics.csv", "cohort/split.csv")
     blocks = [f"The held-out test cohort, {_count(s[s.split == 'test'])}, from the same cohort and scanners as training "
               "(`summary/metrics.csv`, `summary/by_scanner.csv`).", _internal_table(m, f("summary/by_scanner.csv"))]
+    blocks += _comparisons(f("combined/comparisons.csv"))
     g = f("summary/oracle_gaps.csv")
     g = g[(g.model == "combined") & (g.cohort == "test")] if g is not None else []
     if len(g): blocks.append(f"On this synthetic cohort the best any model could do on the same test patients (the oracle) "
