@@ -17,7 +17,7 @@ __all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'coun
            'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner', 'predict_probs', 'train_model',
            'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold', 'cross_validate', 'gradcam_layer',
            'gradcam_maps', 'plot_gradcam', 'train_folds_parallel', 'train_folds_submitit', 'run_classification_stage',
-           'expected_checkpoints', 'predict_cnn_models']
+           'expected_checkpoints', 'cnn_probabilities', 'predict_cnn_models']
 
 # %% ../nbs/11_classification.ipynb #654c4bf3
 import numpy as np
@@ -487,21 +487,29 @@ def expected_checkpoints(run_dir # a run folder with a finished classification s
     return {folder/"checkpoints"/f"{m}_fold{int(k)}.pt": (m, int(k)) for m, k in pairs.itertuples(index=False)}
 
 # %% ../nbs/11_classification.ipynb #5d67ebd0
-def predict_cnn_models(run_dir,            # a run folder with a finished classification stage
-                       roi:np.ndarray      # float32 (C, X, Y, Z), channels in the run's modality order
-                      )->dict:
-    "{CNN base model: probability of sacroiliitis} for one patient, each the mean over the model's fold models."
+def cnn_probabilities(run_dir,          # a run folder with a finished classification stage
+                      rois:np.ndarray,  # float32 (N, C, X, Y, Z), channels in the run's modality order
+                      patient_ids=None  # one ID per ROI (default: 0..N-1)
+                     )->pd.DataFrame:
+    "Patients x CNN base models: each the mean of its fold models, the ROIs batched and threaded as the stage's test cohort was."
     ckpts = expected_checkpoints(run_dir)
     missing = [str(f) for f in ckpts if not f.exists()]
     if missing: raise ClassificationError(f"{missing[0]} is missing ({len(missing)} of {len(ckpts)} fold checkpoints): "
                                           "copy the whole run folder again, or rerun the classification stage")
-    roi = np.asarray(roi, dtype=np.float32)
-    probs = {}
+    rois, probs = np.asarray(rois, dtype=np.float32), {}
+    threads = read_run_profile(run_dir).classification.num_threads if (Path(run_dir)/"config.json").exists() else 0
     for f, (name, fold) in ckpts.items():
         model, meta = load_checkpoint(f)
         if (meta.get("model"), meta.get("fold")) != (name, fold):
             raise ClassificationError(f"{f.with_suffix('.json')} records {meta.get('model')} fold {meta.get('fold')}, not {name} fold {fold}")
-        if roi.ndim != 4 or roi.shape[0] != len(meta["modalities"]):
-            raise ClassificationError(f"ROI shape {roi.shape}: expected ({len(meta['modalities'])}, X, Y, Z) with channels {meta['modalities']}")
-        probs.setdefault(name, []).append(float(predict_probs(model, roi[None, [meta["channel"]]])[0]))
-    return {k: float(np.mean(v)) for k, v in probs.items()}
+        if rois.ndim != 5 or rois.shape[1] != len(meta["modalities"]):
+            raise ClassificationError(f"ROI shape {rois.shape[1:]}: expected ({len(meta['modalities'])}, X, Y, Z) with channels {meta['modalities']}")
+        with torch_threads(threads): probs.setdefault(name, []).append(predict_probs(model, rois[:, [meta["channel"]]]))
+    index = pd.Index(range(len(rois)) if patient_ids is None else list(patient_ids), name="patient_id")
+    return pd.DataFrame({k: np.mean(v, axis=0) for k, v in probs.items()}, index=index)
+
+def predict_cnn_models(run_dir,            # a run folder with a finished classification stage
+                       roi:np.ndarray      # float32 (C, X, Y, Z), channels in the run's modality order
+                      )->dict:
+    "{CNN base model: probability of sacroiliitis} for one patient (`cnn_probabilities` of one ROI)."
+    return {k: float(v) for k, v in cnn_probabilities(run_dir, np.asarray(roi)[None]).iloc[0].items()}

@@ -18,7 +18,12 @@ def _cmd_synth(args):
     "Write the synthetic cohort."
     from sacroiliitis_dlr.synthetic import make_cohort
     kw = {k: v for k, v in dict(n_patients=args.n_patients, n_positive=args.n_positive).items() if v is not None}
-    man = make_cohort(args.out, seed=args.seed, profile=args.profile, overwrite=args.force, acquisition=args.acquisition, **kw)
+    if args.prevalence is not None:  # a site's case mix: n_positive from the prevalence
+        if args.n_positive is not None: raise SacroiliitisError("give --prevalence or --n-positive, not both")
+        if not 0 < args.prevalence < 1: raise SacroiliitisError(f"--prevalence {args.prevalence}: expected a proportion between 0 and 1")
+        kw["n_positive"] = round(args.prevalence * (args.n_patients or get_profile(args.profile).cohort.n_patients))
+    man = make_cohort(args.out, seed=args.seed, profile=args.profile, overwrite=args.force, acquisition=args.acquisition,
+                      scanners=tuple(args.scanner) if args.scanner else None, **kw)
     print(f"wrote {len(man)} patients to {args.out}")
     return 0
 
@@ -76,6 +81,17 @@ def _cmd_predict(args):
     if args.out: print(f"wrote {args.out}/mask.nii.gz (on the grid of the first image), prediction.json and prediction.html")
     return 0
 
+def _cmd_evaluate(args):
+    "Apply a finished run, without training, to a labelled cohort from another site; update it there if asked."
+    from sacroiliitis_dlr.external import evaluate_bundle
+    out = evaluate_bundle(args.run_dir, args.cohort, args.out, update=args.update, site_cutoff=args.site_cutoff, n_boot=args.n_boot,
+                          seed=args.seed, force=args.force, quiet=args.quiet, allow_outside=args.allow_outside_paths)
+    if Path(out).resolve().parent == (Path(args.run_dir)/"evaluations").resolve() and (Path(args.run_dir)/"reports").exists():
+        from sacroiliitis_dlr.reports import write_run_pages
+        write_run_pages(args.run_dir)  # the run page, the checklist and the model card list the evaluations in RUN/evaluations
+    print(f"wrote {out}/report.html" + (f" and the updated bundle {out}/updated_bundle" if args.update else ""))
+    return 0
+
 def _cmd_report(args):
     "Re-execute the report notebooks of a finished run."
     from sacroiliitis_dlr.pipeline import render_reports
@@ -129,6 +145,10 @@ def _add_synth(add):
     s.add_argument("--force", action="store_true", help="replace a synthetic cohort this command wrote, or an empty folder")
     s.add_argument("--acquisition", default="default", choices=("default", "clinical"),
                    help="clinical: 0.55-0.65 mm pixels, 25 slices of 3.3 mm, stored LSP/LAS, int16 with a header slope")
+    s.add_argument("--scanner", action="append", metavar="NAME",
+                   help="draw every patient from these scanners (repeat the option), e.g. S4, a 1.5 T scanner the default cohort "
+                        "never uses: a cohort from another site (default: the S1-S3 mix)")
+    s.add_argument("--prevalence", type=float, help="proportion with sacroiliitis (instead of --n-positive), e.g. 0.3 for a referral clinic")
     s.set_defaults(func=_cmd_synth)
 
 def _add_validate(add):
@@ -185,6 +205,22 @@ def _add_predict(add):
     s.add_argument("--force", action="store_true", help="replace an earlier prediction in --out (never a run, a cohort or a file)")
     s.set_defaults(func=_cmd_predict)
 
+def _add_evaluate(add):
+    s = add("evaluate", help="apply a finished run folder, without training, to a labelled cohort from another site")
+    s.add_argument("run_dir", help="a finished run folder (the model bundle), or a bundle derived by --update")
+    s.add_argument("--cohort", required=True, help="the site's cohort folder (manifest.csv with labels) or its manifest")
+    s.add_argument("--out", help="evaluation folder (default: RUN/evaluations/<cohort folder name>, listed on the run page)")
+    s.add_argument("--update", nargs="?", const="closed", choices=("closed", "none", "intercept", "logistic", "refit"),
+                   help="also update the combined model at the site: closed (default; the closed testing procedure chooses), "
+                        "or force a method; writes OUT/updated_bundle")
+    s.add_argument("--site-cutoff", action="store_true", help="with --update: choose the updated model's cut-off on the site's patients (Youden)")
+    s.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (calibration band, honest performance of the update)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the resamples")
+    s.add_argument("--force", action="store_true", help="replace an earlier evaluation in --out (never a run, a cohort or a file)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_outside_option(s)
+    s.set_defaults(func=_cmd_evaluate)
+
 def _add_report(add):
     s = add("report", help="re-execute the report notebooks of a run folder with papermill")
     s.add_argument("run_dir", help="run folder")
@@ -203,7 +239,7 @@ def _add_profile(add):
     s.set_defaults(func=_cmd_profile)
 
 # %% ../nbs/40_cli.ipynb #8db1b6bf
-_SUBCOMMANDS = (_add_synth, _add_validate, _add_run, _add_import_dicom, _add_predict, _add_report, _add_check,
+_SUBCOMMANDS = (_add_synth, _add_validate, _add_run, _add_import_dicom, _add_predict, _add_evaluate, _add_report, _add_check,
                _add_profile)  # in --help order
 
 def build_parser()->argparse.ArgumentParser:

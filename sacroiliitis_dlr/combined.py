@@ -12,10 +12,11 @@ from pathlib import Path
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical', 'fit_logit', 'odds_ratio_table',
-           'univariable_table', 'backward_aic', 'ClinicalSelection', 'select_clinical_factors', 'predict_logit',
-           'NomogramScales', 'nomogram_scales', 'nomogram_points', 'points_to_prob', 'plot_nomogram', 'CombinedFit',
-           'fit_combined', 'run_combined_stage', 'read_coefficients', 'apply_clinical_models']
+__all__ = ['UPDATE_FILE', 'ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical', 'fit_logit',
+           'odds_ratio_table', 'univariable_table', 'backward_aic', 'ClinicalSelection', 'select_clinical_factors',
+           'predict_logit', 'NomogramScales', 'nomogram_scales', 'nomogram_points', 'points_to_prob', 'plot_nomogram',
+           'CombinedFit', 'fit_combined', 'run_combined_stage', 'read_coefficients', 'read_clinical_models',
+           'clinical_design', 'apply_clinical_models', 'read_update']
 
 # %% ../nbs/13_combined.ipynb #bc0962c0
 import numpy as np
@@ -409,11 +410,9 @@ def _check_terms(coefs, path, enc):
     if unknown: raise ClinicalError(f"{path} has terms {unknown} that the clinical encoder does not make: rerun the combined stage")
 
 # %% ../nbs/13_combined.ipynb #75a92e4e
-def apply_clinical_models(run_dir,             # run folder with a finished combined stage
-                          dlr_signature:float, # the patient's DLR signature probability (`stacking.apply_dlr_signature`)
-                          clinical:dict        # {clinical column: value}; None/NaN where unknown (imputed)
-                         )->dict:
-    "The combined and clinical probabilities of one patient, and the clinical columns imputed."
+def read_clinical_models(run_dir # run folder with a finished combined stage
+                        )->tuple[dict, dict]:
+    "`(encoder, {model: coefficient table})` of the combined stage's combined and clinical models, checked against the encoder."
     folder = Path(run_dir)/"combined"
     if not (folder/"combined_model.csv").exists(): raise ClinicalError(f"{folder} has no combined model: run the combined stage")
     enc = load_json(folder/"encoder.json")
@@ -421,8 +420,38 @@ def apply_clinical_models(run_dir,             # run folder with a finished comb
         raise ClinicalError(f"{folder/'encoder.json'} is not a clinical encoder: rerun the combined stage")
     coefs = {m: read_coefficients(folder/f"{m}_model.csv") for m in ("combined", "clinical")}
     for m, t in coefs.items(): _check_terms(t, folder/f"{m}_model.csv", enc)
+    return enc, coefs
+
+def clinical_design(encoder:dict,           # the stage's clinical encoder (`read_clinical_models`)
+                    dlr_signature,          # the DLR signature probability of each patient (rows of `clinical`)
+                    clinical:pd.DataFrame   # raw clinical columns, one row per patient; a column left out is imputed
+                   )->pd.DataFrame:
+    "The design matrix both models take: the DLR signature's logit, then the encoded (imputed) clinical terms."
+    X = encode_clinical(clinical.reindex(columns=list(encoder["columns"])), encoder)
+    X.insert(0, "dlr_signature", prob_logit(np.asarray(dlr_signature, float)))
+    return X
+
+def apply_clinical_models(run_dir,             # run folder with a finished combined stage
+                          dlr_signature:float, # the patient's DLR signature probability (`stacking.apply_dlr_signature`)
+                          clinical:dict        # {clinical column: value}; None/NaN where unknown (imputed)
+                         )->dict:
+    "The combined and clinical probabilities of one patient, and the clinical columns imputed."
+    enc, coefs = read_clinical_models(run_dir)
     raw = pd.DataFrame([{c: clinical.get(c, np.nan) for c in enc["columns"]}], index=["new patient"])
-    X = encode_clinical(raw, enc)
-    X.insert(0, "dlr_signature", prob_logit([dlr_signature]))
+    X = clinical_design(enc, [dlr_signature], raw)
     return dict(combined=float(predict_logit(coefs["combined"], X)[0]), clinical=float(predict_logit(coefs["clinical"], X)[0]),
                 imputed=[c for c in enc["columns"] if pd.isna(raw.loc["new patient", c])])
+
+# %% ../nbs/13_combined.ipynb #13bc6e38
+UPDATE_FILE = "update.json"  # in combined/: present only in a bundle derived by updating the combined model at a site
+
+def read_update(run_dir # a run folder (a bundle, or one derived from it)
+               )->dict|None:
+    "The combined model's update record, or None for a bundle as trained; `ClinicalError` naming the file when it is not one."
+    f = Path(run_dir)/"combined"/UPDATE_FILE
+    if not f.exists(): return None
+    rec = load_json(f)
+    cut = rec.get("cutoff") if isinstance(rec, dict) else "?"
+    if not isinstance(rec, dict) or not isinstance(rec.get("method"), str) or not (cut is None or isinstance(cut, (int, float))):
+        raise ClinicalError(f"{f} is not an update record (method, cutoff): evaluate the original bundle again with --update")
+    return rec

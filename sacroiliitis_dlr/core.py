@@ -567,10 +567,12 @@ def stage_function(folder:str # the stage's folder in the run folder
 
 # %% ../nbs/00_core.ipynb #7b3534d2
 BUNDLE_FILE = "bundle.json"  # the run folder's manifest: size and SHA-256 of every file of the model bundle
-# top-level names outside the bundle: rewritten by `report` and later runs, bundles of their own (LOSO sub-runs), or
-# the decoded-image cache (made from the cohort again when needed; a copy without it predicts the same)
-OUTSIDE_BUNDLE = (BUNDLE_FILE, LOCK_FILE, LOG_FILE, LEDGER_FILE, "index.html", "reports", "screenshots",
-                  "loso", "evaluations", "cache")
+# top-level names outside the bundle: rewritten by `report` and later runs (the pages; the model card, which quotes the
+# manifest's hash and lists each external evaluation), bundles of their own (LOSO sub-runs, external evaluations and
+# the bundles they derive), or the decoded-image cache (made from the cohort again when needed; a copy without it
+# predicts the same)
+OUTSIDE_BUNDLE = (BUNDLE_FILE, LOCK_FILE, LOG_FILE, LEDGER_FILE, "index.html", "model_card.md", "model_card.html", "reports",
+                  "screenshots", "loso", "evaluations", "cache")
 
 def bundle_files(run_dir # a run folder
                 )->list:

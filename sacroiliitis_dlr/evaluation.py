@@ -15,8 +15,8 @@ __all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS'
            'SCANNER_COLUMNS', 'EvaluationError', 'prediction_problems', 'read_prediction_tables', 'load_predictions',
            'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics', 'base_model_metrics', 'delong_cohort',
            'delong_table', 'calibration_row', 'calibration_table', 'reclassification', 'decision_curves',
-           'ModelComparison', 'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gaps',
-           'scanner_metrics', 'run_summary_stage']
+           'ModelComparison', 'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling',
+           'oracle_gap_table', 'oracle_gaps', 'scanner_metrics', 'run_summary_stage']
 
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
@@ -312,25 +312,37 @@ def oracle_ceiling(model,        # a `ModelSpec`, or a model's name in `registry
     return model.modality if model.modality in oracles else None
 
 # %% ../nbs/22_evaluation.ipynb #ea6d69ff
+def oracle_gap_table(preds:pd.DataFrame,    # long: patient_id, model, label, prob (and the columns in `by`)
+                     oracle:pd.DataFrame,   # patient_id and one `oracle_<name>` column per oracle
+                     registry,              # the run's models (`core.model_registry`)
+                     *,
+                     by=("model", "split"), # the groups compared (the first must be the model)
+                     alpha:float=0.05
+                    )->pd.DataFrame:
+    "Oracle AUC minus model AUC per group, with DeLong's paired CI and p; models without an oracle are left out."
+    orc = oracle.assign(patient_id=oracle.patient_id.astype(str))
+    names = [c.removeprefix("oracle_") for c in orc.columns if c.startswith("oracle_")]
+    rows = []
+    for key, g in preds.assign(patient_id=preds.patient_id.astype(str)).groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        ceiling = oracle_ceiling(key[0], names, registry)
+        if ceiling is None: continue
+        j = g.merge(orc[["patient_id", f"oracle_{ceiling}"]], on="patient_id", validate="one_to_one")
+        r = delong_test(j.label.values, j[f"oracle_{ceiling}"].values, j.prob.values, alpha=alpha)
+        rows.append(dict(zip(by, key), n=len(j), oracle=ceiling, auc=r.auc_b, oracle_auc=r.auc_a,
+                         gap=r.diff, gap_lo=r.diff_ci[0], gap_hi=r.diff_ci[1], p_value=r.p_value))
+    return pd.DataFrame(rows)
+
 def oracle_gaps(run_dir,              # the run folder (its config.json names the cohort)
                 preds:pd.DataFrame,   # long: model, split, label, prob (`load_predictions`)
                 alpha:float=0.05,
                 registry=None         # the run's models (default: `core.model_registry(run_dir)`)
                )->pd.DataFrame|None:
-    "Oracle AUC minus model AUC per model and cohort, with DeLong's paired CI and p; None without `oracle.csv`."
+    "Oracle AUC minus model AUC per model and cohort (`oracle_gap_table` on the run's own oracle); None without `oracle.csv`."
     orc = _read_oracle(run_dir)
     if orc is None: return None
     registry = model_registry(run_dir) if registry is None else registry
-    names = [c.removeprefix("oracle_") for c in orc.columns if c.startswith("oracle_")]
-    rows = []
-    for (model, cohort), g in preds.groupby(["model", "split"], sort=False):
-        ceiling = oracle_ceiling(model, names, registry)
-        if ceiling is None: continue
-        j = g.merge(orc[["patient_id", f"oracle_{ceiling}"]], on="patient_id", validate="one_to_one")
-        r = delong_test(j.label.values, j[f"oracle_{ceiling}"].values, j.prob.values, alpha=alpha)
-        rows.append(dict(model=model, cohort=cohort, n=len(j), oracle=ceiling, auc=r.auc_b, oracle_auc=r.auc_a,
-                         gap=r.diff, gap_lo=r.diff_ci[0], gap_hi=r.diff_ci[1], p_value=r.p_value))
-    return pd.DataFrame(rows)
+    return oracle_gap_table(preds.rename(columns={"split": "cohort"}), orc, registry, by=("model", "cohort"), alpha=alpha)
 
 # %% ../nbs/22_evaluation.ipynb #2d25e9ee
 def _scanner_row(model, scanner, g, cut, alpha):

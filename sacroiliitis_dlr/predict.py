@@ -32,7 +32,7 @@ from .rois import crop_roi, roi_mask
 from .classification import predict_cnn_models
 from .radiomics import predict_radiomics
 from .stacking import apply_dlr_signature
-from .combined import apply_clinical_models
+from .combined import apply_clinical_models, read_update
 
 # %% ../nbs/35_predict.ipynb #8d72dfe6
 class PredictError(SacroiliitisError, ValueError):
@@ -91,7 +91,9 @@ def check_inputs(run_dir,        # a finished run folder
 def run_cutoff(run_dir,           # a run folder with a finished combined stage
                model="combined"  # the model whose cut-off is wanted
               )->float|None:
-    "The Youden cut-off of `model` chosen on the training cohort (`combined/metrics.csv`), or None when there is none."
+    "`model`'s cut-off: chosen on the training cohort (Youden, `combined/metrics.csv`) or at the site of a derived bundle; None when there is none."
+    upd = read_update(run_dir) if model == "combined" else None
+    if upd is not None and upd.get("cutoff") is not None: return float(upd["cutoff"])
     f = Path(run_dir)/"combined"/"metrics.csv"
     try:
         m = pd.read_csv(f)

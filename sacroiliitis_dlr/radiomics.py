@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['RadiomicsError', 'joint_masks', 'mirp_features', 'patient_features', 'cohort_features', 'fit_radiomics_model',
            'apply_radiomics_model', 'model_name', 'cross_validate_radiomics', 'run_radiomics_stage',
-           'read_radiomics_model', 'predict_radiomics']
+           'read_radiomics_model', 'radiomics_probabilities', 'predict_radiomics']
 
 # %% ../nbs/14_radiomics.ipynb #6c1a783c
 import numpy as np
@@ -236,21 +236,34 @@ def _expected_models(folder)->dict:
     pairs = t.loc[t.split == "train", ["model", "fold"]].drop_duplicates().sort_values(["model", "fold"])
     return {folder/"models"/f"{m}_fold{int(k)}.json": (m, int(k)) for m, k in pairs.itertuples(index=False)}
 
-def predict_radiomics(run_dir,          # a run folder with a finished radiomics stage
-                      roi:np.ndarray,   # float32 (C, X, Y, Z), channels in the run's modality order
-                      mask:np.ndarray   # bool (X, Y, Z) SIJ mask on the ROI grid (`roi_mask`)
-                     )->dict:
-    "{radiomics model: probability} for one patient, each the mean over the model's fold models."
+def radiomics_probabilities(run_dir,         # a run folder with a finished radiomics stage
+                            rois:np.ndarray,  # float32 (N, C, X, Y, Z), channels in the run's modality order
+                            masks:np.ndarray, # bool (N, X, Y, Z) SIJ masks on the ROI grid (`rois.roi_mask`)
+                            patient_ids,      # one ID per ROI
+                            *,
+                            n_jobs:int=1      # processes for the feature extraction (`cohort_features`)
+                           )->pd.DataFrame:
+    "Patients x radiomics models: the stage's features of each patient through every fold model, averaged per model."
     folder = Path(run_dir)/"radiomics"
     if not (folder/"config.json").exists(): raise RadiomicsError(f"{folder} has no config.json: run the radiomics stage")
     meta, files = load_json(folder/"config.json"), _expected_models(folder)
     missing = [str(f) for f in files if not f.exists()]
     if missing: raise RadiomicsError(f"{missing[0]} is missing ({len(missing)} of {len(files)} fold models): copy the whole run folder again, or rerun the radiomics stage")
     models = {f: read_radiomics_model(f) for f in files}
-    config = RadiomicsConfig(families=tuple(meta["families"]), n_bins=meta["n_bins"], n_jobs=1)
-    row = patient_features(roi, mask, tuple(meta["modalities"]), config).to_frame().T
+    config = RadiomicsConfig(families=tuple(meta["families"]), n_bins=meta["n_bins"], n_jobs=int(n_jobs))
+    if np.shape(rois)[1:2] != (len(meta["modalities"]),) or np.shape(rois)[2:] != np.shape(masks)[1:]:
+        raise RadiomicsError(f"ROIs {np.shape(rois)} and masks {np.shape(masks)} do not match {len(meta['modalities'])} channels {meta['modalities']}")
+    feats = cohort_features(np.asarray(rois), np.asarray(masks), patient_ids, tuple(meta["modalities"]), config)
     probs = {}
     for f, (name, fold) in files.items():
         if (models[f].get("model"), models[f].get("fold")) != (name, fold): raise RadiomicsError(f"{f} holds {models[f].get('model')} fold {models[f].get('fold')}, not {name} fold {fold}")
-        probs.setdefault(name, []).append(float(apply_radiomics_model(models[f], row)[0]))
-    return {k: float(np.mean(v)) for k, v in probs.items()}
+        probs.setdefault(name, []).append(apply_radiomics_model(models[f], feats))
+    return pd.DataFrame({k: np.mean(v, axis=0) for k, v in probs.items()}, index=feats.index)
+
+def predict_radiomics(run_dir,          # a run folder with a finished radiomics stage
+                      roi:np.ndarray,   # float32 (C, X, Y, Z), channels in the run's modality order
+                      mask:np.ndarray   # bool (X, Y, Z) SIJ mask on the ROI grid (`roi_mask`)
+                     )->dict:
+    "{radiomics model: probability} for one patient (`radiomics_probabilities` of one ROI)."
+    one = radiomics_probabilities(run_dir, np.asarray(roi)[None], np.asarray(mask)[None], ["new patient"])
+    return {k: float(v) for k, v in one.iloc[0].items()}

@@ -15,7 +15,7 @@ __all__ = ['BASE_TABLES', 'LOGIT_EPS', 'SIGNATURE_FILE', 'SIGNATURE_TYPES', 'Sta
            'meta_features', 'prob_logit', 'MeanProbability', 'make_meta_learner', 'MetaLearnerFit', 'fit_meta_learner',
            'StackResult', 'stack_base_models', 'plot_meta_learners', 'base_model_info', 'ablation_subsets',
            'stack_ablation', 'base_model_weights', 'signature_vs_best', 'plot_ablation', 'save_dlr_signature',
-           'load_dlr_signature', 'apply_dlr_signature', 'run_stacking_stage']
+           'load_dlr_signature', 'dlr_signature_probabilities', 'apply_dlr_signature', 'run_stacking_stage']
 
 # %% ../nbs/12_stacking.ipynb #38d356ac
 import matplotlib.pyplot as plt
@@ -383,23 +383,29 @@ def load_dlr_signature(path # a file written by `save_dlr_signature`
     return model
 
 # %% ../nbs/12_stacking.ipynb #74dcb234
-def apply_dlr_signature(run_dir,        # a run folder with a finished stacking stage
-                        base_probs:dict # {base model name: probability} for one patient
-                       )->float:
-    "The DLR signature probability of one patient from its base-model probabilities."
+def dlr_signature_probabilities(run_dir,          # a run folder with a finished stacking stage
+                                base:pd.DataFrame # patients x base models: probabilities (more columns are ignored)
+                               )->pd.Series:
+    "The DLR signature probability of each patient (rows of `base`) from its base-model probabilities."
     folder = Path(run_dir)/"stacking"
     if not (folder/"selection.json").exists(): raise StackingError(f"{folder} has no selection.json: run the stacking stage")
     features = load_json(folder/"selection.json").get("base_models")
     if not isinstance(features, list) or not features: raise StackingError(f"{folder/'selection.json'} names no base models: rerun the stacking stage")
-    missing = sorted(set(features) - set(base_probs))
+    missing = sorted(set(features) - set(base.columns))
     if missing: raise StackingError(f"base-model probabilities missing for {missing}; the DLR signature needs {features}")
-    X = pd.DataFrame([[float(base_probs[m]) for m in features]], columns=features)
-    if not np.isfinite(X.values).all() or not ((X.values >= 0) & (X.values <= 1)).all():
-        raise StackingError(f"base-model probabilities must be in [0, 1]: {X.iloc[0].to_dict()}")
+    X = base[features].astype(float)
+    bad = X.index[~(np.isfinite(X.values) & (X.values >= 0) & (X.values <= 1)).all(axis=1)]
+    if len(bad): raise StackingError(f"base-model probabilities must be in [0, 1]: {X.loc[bad[0]].to_dict()} (patient {bad[0]})")
     model = load_dlr_signature(folder/SIGNATURE_FILE)
     if getattr(model, "n_features_in_", len(features)) != len(features):
         raise StackingError(f"{folder/SIGNATURE_FILE} takes {model.n_features_in_} base models but selection.json names {len(features)}")
-    return float(model.predict_proba(X)[:, 1][0])
+    return pd.Series(model.predict_proba(X)[:, 1], index=X.index, name="dlr_signature")
+
+def apply_dlr_signature(run_dir,        # a run folder with a finished stacking stage
+                        base_probs:dict # {base model name: probability} for one patient
+                       )->float:
+    "The DLR signature probability of one patient from its base-model probabilities."
+    return float(dlr_signature_probabilities(run_dir, pd.DataFrame([base_probs], index=["new patient"])).iloc[0])
 
 # %% ../nbs/12_stacking.ipynb #172587df
 def _stacking_inputs(run_dir):
