@@ -20,6 +20,7 @@ import pandas as pd
 from .core import (stage_function, FINAL_MODELS, SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json,
                                    read_run_profile, save_json)
 from .checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
+from .card import external_evaluations, update_name, write_model_card  # the model card (issue 27)
 from .pages import esc, html_page, html_table, image_tag, link_list
 
 # %% ../nbs/33_reports.ipynb #f547bbba
@@ -199,8 +200,9 @@ def _index_what_was_run(run_dir, cfg)->str:
             f"<p class='lead'>Cohort <code>{e(cohort)}</code> (manifest SHA-256 <code>{e(str(cfg.get('manifest_sha256'))[:12])}</code>): "
             f"{e(who)}Profile <code>{e(cfg['profile']['name'])}</code>, seed {e(cfg['seed'])}, commit "
             f"<code>{e(cfg.get('git_commit'))}</code>, sacroiliitis-dlr {e(cfg.get('versions', {}).get('sacroiliitis-dlr', ''))}. "
-            f'Configuration: <a href="config.json">config.json</a>; log: <a href="pipeline.log">pipeline.log</a>.</p>')
-
+            f'Configuration: <a href="config.json">config.json</a>; log: <a href="pipeline.log">pipeline.log</a>.'
+            + (' What the model is for, how well it did and where it fails: the <a href="model_card.html">model card</a>.'
+               if (run_dir/"model_card.html").exists() else "") + "</p>")
 
 # %% ../nbs/33_reports.ipynb #b9a2c162
 def _index_findings(run_dir)->str:
@@ -280,6 +282,22 @@ def _index_oracle(run_dir)->str:
     return ("<h2>The oracle ceiling</h2><p>The cohort is synthetic: its oracle is the best probability any model could "
             "give from the same evidence; the gap has DeLong's paired 95% CI.</p>" + html_table(t, index=False))
 
+# %% ../nbs/33_reports.ipynb #2d8248b8
+def _index_evaluations(run_dir)->str:
+    "The external evaluations of this bundle: site, n, prevalence, combined AUC (CI), calibration, update, report."
+    e = external_evaluations(run_dir)
+    if not len(e): return ""
+    ci = lambda a, lo, hi: "-" if pd.isna(a) else (_ci(a, lo, hi) if pd.notna(lo) else f"{a:.3f}")
+    signed = lambda a, lo, hi: "-" if pd.isna(a) else f"{a:.3f}" + (f" ({lo:.3f} to {hi:.3f})" if pd.notna(lo) else "")  # often negative
+    cells = lambda r: [esc(r["name"]) if not isinstance(r.report, str) else f'<a href="{esc(r.report)}">{esc(r["name"])}</a>', esc(r.n),
+                       "-" if pd.isna(r.prevalence) else f"{r.prevalence:.0%}", esc(r.scanners), ci(r.auc, r.auc_lo, r.auc_hi),
+                       signed(r.citl, r.citl_lo, r.citl_hi), esc(update_name(r.update_method)) if r.updated else "no"]
+    head = ["site", "n", "prevalence", "scanners", "AUC (95% CI)", "calibration in the large (95% CI)", "updated"]
+    rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells(r)) + "</tr>" for _, r in e.iterrows())
+    return ("<h2>External evaluations</h2><p>The combined model of this bundle applied unchanged to labelled cohorts from "
+            "elsewhere (<code>evaluations/</code>), at the training cut-off; each site's name links its report.</p>"
+            f"<table><thead><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr></thead><tbody>{rows}</tbody></table>")
+
 # %% ../nbs/33_reports.ipynb #9972270b
 def _index_links(run_dir)->str:
     "Links to every report (reader's HTML and executed notebook) and every table and figure of the run."
@@ -291,7 +309,8 @@ def _index_links(run_dir)->str:
         item = lambda n: f'<li><a href="reports/{e(n)}.html">{e(n.removeprefix("model_"))}</a> (<a href="reports/{e(n)}.ipynb">notebook</a>)</li>'
         parts.append("<h2>Reports</h2><ul>" + "".join(item(n) for n in plan if not n.startswith("model_")) + "</ul>"
                      "<h3>One report per model</h3><ul>" + "".join(item(n) for n in plan if n.startswith("model_")) + "</ul>")
-    more = [(p, t) for p, t in (("reports/checklist.html", "TRIPOD+AI and CLAIM 2024 checklist"),
+    more = [(p, t) for p, t in (("model_card.html", "model card (Markdown: model_card.md)"),
+                                ("reports/checklist.html", "TRIPOD+AI and CLAIM 2024 checklist"),
                                 ("loso/report/loso.html", "leave-one-scanner-out report")) if (run_dir/p).exists()]
     if more: parts.append("<h3>Beyond the paper</h3><ul>" + "".join(f'<li><a href="{p}">{t}</a></li>' for p, t in more) + "</ul>")
     files = []
@@ -343,9 +362,10 @@ def screenshot(page,              # an HTML file
 
 # %% ../nbs/33_reports.ipynb #f6dee3e4
 def screenshot_pages(run_dir)->list:
-    "Screenshots of `index.html` and `reports/summary.html` in `run_dir/screenshots/` (for a person to look at)."
+    "Screenshots of `index.html`, `reports/summary.html` and `model_card.html` in `run_dir/screenshots/` (for a person to look at)."
     run_dir = Path(run_dir)
-    pages = [(run_dir/"index.html", "index.png"), (run_dir/"reports"/"summary.html", "summary.png")]
+    pages = [(run_dir/"index.html", "index.png"), (run_dir/"reports"/"summary.html", "summary.png"),
+             (run_dir/"model_card.html", "model_card.png")]
     return [p for page, name in pages if page.exists() and (p := screenshot(page, run_dir/"screenshots"/name))]
 
 # %% ../nbs/33_reports.ipynb #c7b4098c
@@ -355,7 +375,8 @@ def write_index(run_dir,                 # the run folder
     "Write `run_dir/index.html`, the run page: what was run, what was found, and links to everything."
     run_dir = Path(run_dir).resolve()
     cfg = load_json(run_dir/"config.json")
-    body = "".join(f(run_dir) for f in (_index_findings, _index_results, _index_scanners, _index_segmentation, _index_oracle, _index_links))
+    body = "".join(f(run_dir) for f in (_index_findings, _index_results, _index_scanners, _index_evaluations, _index_segmentation, _index_oracle,
+                                       _index_links))
     page = html_page(f"{run_dir.name}: sacroiliitis-dlr run", _index_what_was_run(run_dir, cfg) + body)
     out = atomic_write(run_dir/"index.html", page)
     if screenshots: screenshot_pages(run_dir)
@@ -366,8 +387,9 @@ def write_run_pages(run_dir,                 # a run folder
                     checklist:bool=True,     # rewrite `reports/checklist.*` too (after LOSO, say)
                     screenshots:bool=False   # photograph the run page and the summary report (when Chromium is installed)
                    )->Path|None:
-    "Rewrite the run's pages from what its folder holds now: the checklist and `index.html`; None without `reports/`."
+    "Rewrite the run's pages from what its folder holds now: the model card, the checklist and `index.html`; None without `reports/`."
     run_dir = Path(run_dir)
     if not (run_dir/"reports").exists(): return None
+    write_model_card(run_dir)  # model_card.md and .html at the root, outside the bundle manifest (issue 27)
     if checklist: write_checklist(run_dir)
     return write_index(run_dir, screenshots=screenshots)
