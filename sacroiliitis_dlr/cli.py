@@ -1,4 +1,5 @@
-"""`sacroiliitis-dlr`: one console script with a subcommand per job (synthesise, import DICOM, validate, run, predict, report).
+"""`sacroiliitis-dlr`: one console script with a subcommand per job (synthesise, import DICOM, validate, run, predict,
+evaluate at another site, report).
 
 Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/cli.html.md"""
 

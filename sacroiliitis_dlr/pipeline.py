@@ -117,7 +117,9 @@ def _clear_tmp(run_dir, st):
 
 # %% ../nbs/30_pipeline.ipynb #073c6b2c
 _STAGE_READS = contextvars.ContextVar("stage_reads", default=None)  # (stage, run folder roots, allowed prefixes, seen)
-_RUN_FILES = ("config.json", LEDGER_FILE, LOG_FILE, LOCK_FILE, "cache")  # what every stage may read
+# what every stage may read: the run's own records, the image cache, and what later commands add beside the stages (the
+# bundle manifest, LOSO sub-runs, external evaluations), which the reports stage's checklist and model card quote
+_RUN_FILES = ("config.json", LEDGER_FILE, LOG_FILE, LOCK_FILE, "cache", "bundle.json", "loso", "evaluations")
 
 def _is_read(mode, flags)->bool:
     if isinstance(mode, str): return not any(c in mode for c in "wax+")

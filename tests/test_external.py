@@ -1,5 +1,5 @@
-"`evaluate` through the command line: a bundle evaluated on its own test patients gives the run's test statistics; an
-update at a synthetic new site gives a derived bundle that `check` and `predict` accept, with the updated probability."
+"""`evaluate` through the command line: a bundle evaluated on its own test patients gives the run's test statistics; an
+update at a synthetic new site gives a derived bundle that `check` and `predict` accept, with the updated probability."""
 import json, re, shutil
 
 import numpy as np
