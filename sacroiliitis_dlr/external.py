@@ -503,7 +503,7 @@ def evaluate_bundle(run_dir,                  # a finished run folder (the model
                     force:bool=False,         # replace an earlier evaluation in `out`
                     quiet:bool=False,         # no progress bar
                     allow_outside:bool=False, # accept image paths outside the cohort's folder
-                    n_jobs:int=1              # processes for the radiomics features
+                    n_jobs:int|None=None      # processes for the radiomics features (default: the run profile's `radiomics.n_jobs`)
                    )->Path:
     "Apply the bundle without training to a labelled cohort from another site; write its tables, figures, report and, asked, an updated bundle."
     run_dir = Path(run_dir)
@@ -516,7 +516,7 @@ def evaluate_bundle(run_dir,                  # a finished run folder (the model
     synthetic = (site.root/"generator.json").exists()
     with atomic_dir(out, force) as tmp:
         images = segment_site(run_dir, site, tmp/"masks", quiet=quiet)
-        probs = site_probabilities(run_dir, site, images, n_jobs=n_jobs)
+        probs = site_probabilities(run_dir, site, images, n_jobs=n_jobs or read_run_profile(run_dir).radiomics.n_jobs)
         preds = site_predictions(probs, site)
         _write_tables(tmp, run_dir, site, images, preds, cutoffs, seed)
         upd = None if update is None else _write_update(tmp, run_dir, probs, preds, method=update, site_cutoff=site_cutoff,
