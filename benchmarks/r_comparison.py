@@ -323,6 +323,14 @@ def issue32_r(folder):
     return r_opt, pd.read_csv(folder / "r_ss.csv")
 
 
+def section_head(title, part, machine_extra, r_packages=None)->list:
+    "The first lines of a RESULTS.md section: title with the time, machine and R versions, commit, command."
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    r = r_versions(r_packages) if r_packages else r_versions()
+    return [f"## Comparison with R{title} ({now})", "", f"- machine: {machine()}{machine_extra}; R {r}", f"- commit: {commit()}",
+            "- command: `.venv/bin/python benchmarks/r_comparison.py" + (f" --part {part}`" if part else "`")]
+
+
 def issue32_section(py_opt, py_ss, r_opt, r_ss):
     "Print the comparison and return the RESULTS.md section."
     lines, worst = [], {}
@@ -337,12 +345,8 @@ def issue32_section(py_opt, py_ss, r_opt, r_ss):
     print(f"sample sizes: {len(ints)} integers compared, {mismatches} differ; Cox-Snell R^2 after rounding: max diff {(r2.value_py - r2.value_r).abs().max():.1e}")
     print(s.to_string(index=False))
     tab = pd.DataFrame(worst).rename(columns={"0": "R default (eps 0.025)", "1e-10": "R eps 1e-10"})
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join([
-        f"## Comparison with R: bootstrap optimism and sample sizes (issue 32) ({now})", "",
-        f"- machine: {machine()}; R {r_versions(('rms', 'Hmisc'))}",
-        f"- commit: {commit()}",
-        "- command: `.venv/bin/python benchmarks/r_comparison.py --part issue32`",
+        *section_head(": bootstrap optimism and sample sizes (issue 32)", "issue32", "", ('rms', 'Hmisc')),
         f"- `metrics.bootstrap_optimism` against `rms::validate(lrm(y ~ ., x=TRUE, y=TRUE), method='boot', B={OPT_B})` fed the "
         f"same {OPT_B} resamples (a copy of `predab.resample` whose `sample` returns Python's rows), on {len(OPT_DATASETS)} data "
         f"sets ({', '.join(d[0] for d in OPT_DATASETS)}); largest |difference| per index over every column:", "",
@@ -483,12 +487,8 @@ def issue27_section(both, sites):
               "lr_3": "step 3 LR vs `anova(f2, f3)`", "df_3": "its df", "p_3": "its p"}
     tab = tab.loc[[g for g in labels if g in tab.index] + [g for g in tab.index if g not in labels]]
     print(tab.to_string(float_format=lambda v: f"{v:.1e}"))
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join([
-        f"## Comparison with R: external validation and model updating (issue 27) ({now})", "",
-        f"- machine: {machine()}, numpy {np.__version__}; R {r_versions(('rms', 'pROC'))}",
-        f"- commit: {commit()}",
-        "- command: `.venv/bin/python benchmarks/r_comparison.py --part issue27`",
+        *section_head(": external validation and model updating (issue 27)", "issue27", f", numpy {np.__version__}", ('rms', 'pROC')),
         f"- {len(SITE_DATASETS)} simulated sites where a stored logistic model meets another calibration: " + "; ".join(sites),
         "- R reads the same design matrix, outcome and stored coefficients from CSV (17 significant digits); glm fits "
         "converged to `epsilon = 1e-16` and refitted from their coefficients (Wald SEs at the MLE); `val.prob` as it is "
@@ -562,13 +562,9 @@ def main():
     worst = tab.max_abs_diff.max()
     print(f"largest difference over everything: {worst:.1e}; values NaN in one language only: {tab.nan_in_one_only.sum()}")
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     kinds = ", ".join(f"{k} {'/'.join(str(n) for kk, n in DATASETS if kk == k)}" for k in dict.fromkeys(k for k, _ in DATASETS))
     section = "\n".join([
-        f"## Comparison with R (issue 15) ({now})", "",
-        f"- machine: {machine()}, {platform.platform()}, numpy {np.__version__}; R {r_versions()}",
-        f"- commit: {commit()}",
-        "- command: `.venv/bin/python benchmarks/r_comparison.py`",
+        *section_head(" (issue 15)", None, f", {platform.platform()}, numpy {np.__version__}"),
         f"- {len(DATASETS)} generated data sets (kind and patients: {kinds}); `n` below counts the values compared",
         f"- **largest absolute difference over every quantity: {worst:.1e}**; values NaN in one language only: "
         f"{tab.nan_in_one_only.sum()} (NaN in both: the calibration slope of a constant probability, which R's glm "

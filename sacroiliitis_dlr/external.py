@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FINAL_COLUMNS', 'EXTERNAL_METRICS', 'EXTERNAL_CALIBRATION', 'MODEL_LABELS', 'UPDATED_BUNDLE', 'EVALUATION_MARKER',
-           'ExternalError', 'load_site_cohort', 'SiteImages', 'segment_site', 'SiteProbabilities', 'site_probabilities',
+__all__ = ['EXTERNAL_METRICS', 'EXTERNAL_CALIBRATION', 'MODEL_LABELS', 'UPDATED_BUNDLE', 'EVALUATION_MARKER', 'ExternalError',
+           'load_site_cohort', 'SiteImages', 'segment_site', 'SiteProbabilities', 'site_probabilities',
            'site_predictions', 'bundle_cutoffs', 'cutoff_row', 'site_metrics', 'calibration_row_ci', 'site_calibration',
            'site_figures', 'SiteUpdate', 'update_site_model', 'write_derived_bundle', 'metrics_display',
            'calibration_display', 'evaluation_html', 'check_evaluation_folder', 'evaluate_bundle']
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from fastprogress.fastprogress import progress_bar
-from .core import (BUNDLE_FILE, SacroiliitisError, atomic_dir, atomic_path, atomic_write, bundle_files,
+from .core import (BUNDLE_FILE, FINAL_MODELS, SacroiliitisError, atomic_dir, atomic_path, atomic_write, bundle_files,
                                    check_replace_target, load_json, model_registry, package_versions, path_inside,
                                    read_run_profile, save_json, verify_bundle, write_bundle_manifest)
 from .data import (CLINICAL_RANGES, Cohort, cohort_fingerprint, load_cohort, load_patient, manifest_path,
@@ -109,8 +109,6 @@ def segment_site(run_dir,          # a finished run folder
     return SiteImages(tuple(ids), np.stack([r for r, _, _ in parts]), np.stack([m for _, m, _ in parts]), seg)
 
 # %% ../nbs/36_external.ipynb #36746639
-FINAL_COLUMNS = ("dlr_signature", "clinical", "combined")  # the three final models, after the base models
-
 @dataclass(frozen=True)
 class SiteProbabilities:
     "Every model's probability for each site patient, and what the combined model was given (for updating)."
@@ -230,7 +228,7 @@ def _label(model:str)->str:
 def site_figures(preds:pd.DataFrame,  # long: patient_id, model, label, prob (final models at least)
                  folder,              # where the PNGs go (made if absent)
                  *,
-                 models=FINAL_COLUMNS,# the models drawn, in order
+                 models=FINAL_MODELS,# the models drawn, in order
                  band=None,           # a `metrics.CalibrationBand` of the first model, drawn as a shaded band
                  dpi:int=150
                 )->dict:
@@ -385,7 +383,7 @@ def _segmentation_section(seg:pd.DataFrame)->str:
     return "<h2>Segmentation</h2>" + text
 
 def _scanner_section(sc:pd.DataFrame)->str:
-    t = sc[sc.model.isin(FINAL_COLUMNS)]
+    t = sc[sc.model.isin(FINAL_MODELS)]
     show = pd.DataFrame({"Model": t.model.map(_label), "Scanner": t.scanner, "Patients (events)": [f"{r.n} ({r.n_positive})" for r in t.itertuples()],
                          "AUC (95% CI)": [_ci(r, "auc", "auc_lo", "auc_hi") for _, r in t.iterrows()],
                          "Sensitivity (95% CI)": [_ci(r, "sensitivity", "sens_lo", "sens_hi") for _, r in t.iterrows()],
@@ -393,7 +391,7 @@ def _scanner_section(sc:pd.DataFrame)->str:
     return "<h2>By scanner</h2><p>At the bundle's cut-off.</p>" + html_table(show, index=False)
 
 def _oracle_section(orc:pd.DataFrame)->str:
-    t = orc[orc.model.isin(FINAL_COLUMNS)]
+    t = orc[orc.model.isin(FINAL_MODELS)]
     show = pd.DataFrame({"Model": t.model.map(_label), "Oracle": t.oracle, "AUC": t.auc.map("{:.3f}".format),
                          "Oracle AUC": t.oracle_auc.map("{:.3f}".format),
                          "Gap (95% CI)": [_ci(r, "gap", "gap_lo", "gap_hi") for _, r in t.iterrows()],
@@ -422,7 +420,7 @@ def evaluation_html(folder # an evaluation folder (`evaluate_bundle`)
     "The evaluation's report, built from its files only: cohort, tables with CIs, figures, scanners, oracle, segmentation, updating, methods."
     folder = Path(folder); ev = load_json(folder/EVALUATION_MARKER)
     met, cal = pd.read_csv(folder/"metrics.csv"), pd.read_csv(folder/"calibration.csv")
-    final = met.model.isin(FINAL_COLUMNS + ("combined (updated)",))
+    final = met.model.isin(FINAL_MODELS + ("combined (updated)",))
     body = [f"<h1>External evaluation: {esc(ev['name'])}</h1>", _cohort_paragraph(ev),
             "<h2>Discrimination and classification</h2>", html_table(metrics_display(met[final]), index=False),
             "<h2>Calibration</h2>", html_table(calibration_display(cal[cal.model.isin(met[final].model)]), index=False),
@@ -446,15 +444,16 @@ def check_evaluation_folder(out,             # the folder `evaluate` is asked to
         raise ExternalError([f"--out {out}: exists and is kept; give a new folder, or --force to replace an earlier evaluation"])
     return check_replace_target(out, EVALUATION_MARKER, "an external evaluation")
 
-def _evaluation_record(run_dir, name, cohort, fingerprint, cutoffs, synthetic, update)->dict:
+def _evaluation_record(run_dir, name, cohort, fingerprint, cutoffs, synthetic, update, imputed)->dict:
     man, cfg = cohort.manifest, load_json(Path(run_dir)/"config.json")
     scanners = man.scanner.astype(str).value_counts().sort_index().to_dict() if "scanner" in man else {"all": len(man)}
     return dict(kind="external evaluation", name=name, package_version=package_versions().get("sacroiliitis-dlr"),
                 bundle=dict(manifest_sha256=_sha256(Path(run_dir)/BUNDLE_FILE), config_hash=cfg.get("config_hash"),
                             profile=cfg.get("profile", {}).get("name"), seed=cfg.get("seed"), derived=read_update(run_dir) is not None),
                 cohort=dict(fingerprint=fingerprint, n=len(man), n_positive=int(man.label.sum()),
-                            prevalence=float(man.label.mean()), scanners={k: int(v) for k, v in scanners.items()}, synthetic=synthetic),
-                cutoffs={m: cutoffs.get(m) for m in FINAL_COLUMNS}, update=update)
+                            prevalence=float(man.label.mean()), scanners={k: int(v) for k, v in scanners.items()}, synthetic=synthetic,
+                            imputed={c: int(n) for c, n in imputed.items() if n}),  # patients per clinical column imputed as in training
+                cutoffs={m: cutoffs.get(m) for m in FINAL_MODELS}, update=update)
 
 # %% ../nbs/36_external.ipynb #fc445b26
 def _write_tables(tmp, run_dir, cohort, images, preds, cutoffs, seed)->None:
@@ -464,8 +463,8 @@ def _write_tables(tmp, run_dir, cohort, images, preds, cutoffs, seed)->None:
     site_calibration(preds).to_csv(tmp/"calibration.csv", index=False)
     split = preds.drop_duplicates("patient_id")[["patient_id", "scanner"]]
     cuts = pd.DataFrame(dict(model=list(cutoffs), cutoff=list(cutoffs.values())))
-    scanner_metrics(preds.assign(split="external"), split, cuts, models=FINAL_COLUMNS, cohort="external").to_csv(tmp/"scanners.csv", index=False)
-    decision_curves(preds[preds.model.isin(FINAL_COLUMNS)].assign(split="external"), "external").to_csv(tmp/"decision_curve.csv", index=False)
+    scanner_metrics(preds.assign(split="external"), split, cuts, models=FINAL_MODELS, cohort="external").to_csv(tmp/"scanners.csv", index=False)
+    decision_curves(preds[preds.model.isin(FINAL_MODELS)].assign(split="external"), "external").to_csv(tmp/"decision_curve.csv", index=False)
     images.segmentation.to_csv(tmp/"segmentation.csv", index=False)
     if (cohort.root/"oracle.csv").exists():
         orc = pd.read_csv(cohort.root/"oracle.csv", dtype={"patient_id": str})
@@ -521,6 +520,6 @@ def evaluate_bundle(run_dir,                  # a finished run folder (the model
         _write_tables(tmp, run_dir, site, images, preds, cutoffs, seed)
         upd = None if update is None else _write_update(tmp, run_dir, probs, preds, method=update, site_cutoff=site_cutoff,
                                                          n_boot=n_boot, seed=seed, provenance=dict(site=name, cohort_fingerprint=fingerprint))
-        save_json(tmp/EVALUATION_MARKER, _evaluation_record(run_dir, name, site, fingerprint, cutoffs, synthetic, upd))
+        save_json(tmp/EVALUATION_MARKER, _evaluation_record(run_dir, name, site, fingerprint, cutoffs, synthetic, upd, probs.imputed))
         atomic_write(tmp/"report.html", evaluation_html(tmp))
     return out
