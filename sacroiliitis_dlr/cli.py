@@ -308,3 +308,6 @@ def main(argv:list|None=None # arguments (default: `sys.argv[1:]`)
     except (Exception, KeyboardInterrupt) as e:
         if args.debug: raise
         return _report_failure(args, e)
+
+# %% ../nbs/40_cli.ipynb #5fa809cb
+if __name__ == "__main__": sys.exit(main())
