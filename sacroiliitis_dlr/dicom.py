@@ -14,7 +14,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['DEFAULT_RULES', 'DicomImportError', 'read_rules', 'series_modality', 'Series', 'index_series', 'volume_to_dicom',
            'read_id_map', 'pseudonymise', 'check_id_map_place', 'clean_nifti', 'convert_series', 'plan_import',
-           'read_clinical_table', 'clinical_columns', 'import_dicom']
+           'read_clinical_table', 'clinical_columns', 'import_dicom', 'instance_order', 'study_problems', 'StudyImages',
+           'study_images']
 
 # %% ../nbs/04_dicom.ipynb #1c5cd324
 import numpy as np
@@ -57,7 +58,7 @@ def series_modality(description:str, # SeriesDescription (or ProtocolName) of a 
     return [m for m, pat in rules.items() if re.search(pat, description or "", re.I)]
 
 # %% ../nbs/04_dicom.ipynb #5d882c1e
-_TAGS = ["PatientID", "SeriesInstanceUID", "SeriesDescription", "ProtocolName", "SeriesNumber", "Modality",
+_TAGS = ["PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SeriesDescription", "ProtocolName", "SeriesNumber", "Modality",
          "ImageType", "Manufacturer", "ManufacturerModelName"]
 
 @dataclass
@@ -70,6 +71,7 @@ class Series:
     files: list = field(default_factory=list)
     scanner: str = ""
     localizer: bool = False  # ImageType says LOCALIZER: a scout, never a modality
+    study_uid: str = ""      # StudyInstanceUID: `study_images` takes one study only
 
     @property
     def label(self)->str: return f"series {self.number or '?'} {self.description!r}"
@@ -88,7 +90,8 @@ def index_series(dicom_dir # folder searched recursively for DICOM files
             series[key] = Series(key[0], key[1], str(ds.get("SeriesDescription", "") or ds.get("ProtocolName", "")),
                                  str(ds.get("SeriesNumber", "")),
                                  scanner=" ".join(str(ds.get(t, "")) for t in ("Manufacturer", "ManufacturerModelName")).strip(),
-                                 localizer="LOCALIZER" in [str(v).upper() for v in ds.get("ImageType", [])])
+                                 localizer="LOCALIZER" in [str(v).upper() for v in ds.get("ImageType", [])],
+                                 study_uid=str(ds.get("StudyInstanceUID", "")))
         series[key].files.append(f)
     return list(series.values()), skipped
 
@@ -109,7 +112,7 @@ def volume_to_dicom(volume:np.ndarray,  # (X, Y, Z) voxels of one series, whole 
     from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
     lps = np.diag([-1.0, -1, 1, 1]) @ np.asarray(affine, float)  # DICOM's patient space is LPS
     sp = np.sqrt((lps[:3, :3]**2).sum(0))
-    series_uid, study_uid, folder = generate_uid(), study_uid or generate_uid(), Path(folder)
+    series_uid, study_uid, frame_uid, folder = generate_uid(), study_uid or generate_uid(), generate_uid(), Path(folder)
     folder.mkdir(parents=True, exist_ok=True); files = []
     for k in range(volume.shape[2]):
         meta = FileMetaDataset(); meta.MediaStorageSOPClassUID = MRImageStorage
@@ -117,7 +120,7 @@ def volume_to_dicom(volume:np.ndarray,  # (X, Y, Z) voxels of one series, whole 
         ds = Dataset(); ds.file_meta = meta
         for key, v in patient.items(): setattr(ds, key, v)
         ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid  # one space per series
         ds.Modality, ds.SeriesDescription, ds.SeriesNumber, ds.InstanceNumber = "MR", description, series_number, k + 1
         ds.ImageType = ["ORIGINAL", "PRIMARY", "M"]
         ds.Manufacturer, ds.ManufacturerModelName = "SYNTH", "SIJ-1"
@@ -316,3 +319,52 @@ def import_dicom(dicom_dir,            # folder of DICOM files (searched recursi
         atomic_write(id_map, pd.DataFrame(dict(original_id=list(ids), patient_id=list(ids.values()))).to_csv(index=False))
     man.attrs["dropped_columns"] = dropped  # for the command line's summary
     return man
+
+# %% ../nbs/04_dicom.ipynb #d188a290
+def instance_order(files # the DICOM files of one series
+                  )->tuple:
+    "The files in instance order: InstanceNumber, then the position along the slice normal, then the path."
+    import pydicom
+    def key(f):
+        ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient"])
+        iop = np.asarray(ds.get("ImageOrientationPatient", None) or [1, 0, 0, 0, 1, 0], float)
+        pos = np.asarray(ds.get("ImagePositionPatient", None) or [0, 0, 0], float)
+        return int(ds.get("InstanceNumber", None) or 0), float(np.cross(iop[:3], iop[3:]) @ pos), str(f)
+    return tuple(Path(f) for f in sorted(files, key=key))
+
+# %% ../nbs/04_dicom.ipynb #0ab31e9b
+def study_problems(series:list # from `index_series`: the series of one study's folder
+                  )->list:
+    "What makes the series not one patient's single study: several PatientIDs, several StudyInstanceUIDs."
+    pids, studies = sorted({s.patient_id for s in series}), sorted({s.study_uid for s in series})
+    probs = [f"{len(pids)} PatientIDs ({', '.join(pids)}): give the folder of one patient's study"] if len(pids) > 1 else []
+    if len(studies) > 1: probs.append(f"{len(studies)} studies (StudyInstanceUIDs {', '.join(studies)}): give the folder of one study")
+    return probs
+
+# %% ../nbs/04_dicom.ipynb #9c26d503
+@dataclass(frozen=True)
+class StudyImages:
+    "One study's images for `predict`: the NIfTI of each modality and the DICOM files it was converted from."
+    paths: dict   # {modality: NIfTI path in the work folder}, in the rules' order
+    series: dict  # {modality: tuple of the chosen series' DICOM files, in instance order}
+
+# %% ../nbs/04_dicom.ipynb #76873d36
+def study_images(study_dir,   # one patient's study: a folder of DICOM files (any layout)
+                 workdir,     # an existing folder the caller owns and removes (a temporary one)
+                 *, rules=None # {modality: regex} or a JSON file of it (default `DEFAULT_RULES`), as `import_dicom`'s
+                )->StudyImages:
+    "Choose each modality's series of one study by the import's rules and convert it into `workdir`; identifiers are kept."
+    rules, workdir = read_rules(rules), Path(workdir)
+    series, skipped = index_series(study_dir)
+    if not series: raise DicomImportError([f"no DICOM MR series found ({skipped} other files)"], str(study_dir))
+    chosen, _, probs = plan_import(series, rules)
+    probs = study_problems(series) + probs
+    if not chosen: probs.append(f"no series for {list(rules)} (found: {[s.label for s in series]}); name them in --rules")
+    if probs: raise DicomImportError(probs, str(study_dir))
+    (mods,) = chosen.values()
+    for m in rules:
+        why = convert_series(mods[m], workdir/"_work"/m, workdir/f"{m}.nii.gz")
+        if why: probs.append(f"{m}: {mods[m].label}: {why}")
+    if probs: raise DicomImportError(probs, str(study_dir))
+    shutil.rmtree(workdir/"_work", ignore_errors=True)
+    return StudyImages({m: workdir/f"{m}.nii.gz" for m in rules}, {m: instance_order(mods[m].files) for m in rules})
