@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SEGMENT_LABEL', 'RESEARCH_ONLY', 'STUDY_TYPE2', 'PDF_STORAGE', 'PacsError', 'pixel_centres_ras',
+__all__ = ['SEGMENT_LABEL', 'RESEARCH_ONLY', 'STUDY_TYPE2', 'GEOMETRY', 'PDF_STORAGE', 'PacsError', 'pixel_centres_ras',
            'sample_on_instances', 'dicom_text', 'sij_segment', 'read_sources', 'write_seg', 'read_seg_frames',
            'figure_rgb', 'result_figure', 'write_result_capture', 'write_result_pdf']
 
@@ -75,17 +75,22 @@ def sij_segment(description:str # the segment's description (e.g. an out-of-dist
 # %% ../nbs/37_pacs.ipynb #cbbae908
 STUDY_TYPE2 = ("PatientName", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID", "StudyDate", "StudyTime",
                "ReferringPhysicianName")  # type 2 attributes of the patient and study modules highdicom copies
+GEOMETRY = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
 
-def read_sources(source_files # the DICOM files of one series (`dicom.StudyImages.series[modality]`)
+def read_sources(source_files,       # the DICOM files of one series (`dicom.StudyImages.series[modality]`)
+                 *, geometry:bool=True # also require single-frame images with their position (for a SEG)
                 )->list:
     "The source images as pydicom datasets, missing type 2 study attributes empty; refused unless one series of one size."
-    if not len(source_files): raise PacsError("no source files: the SEG must refer to the series the mask was made on")
+    if not len(source_files): raise PacsError("no source files: the result must refer to the series the mask was made on")
     ds = [pydicom.dcmread(f) for f in source_files]
     for d in ds:
         for k in STUDY_TYPE2:
             if k not in d: setattr(d, k, None)
     kinds = {(str(d.SeriesInstanceUID), int(d.Rows), int(d.Columns), str(d.get("FrameOfReferenceUID", ""))) for d in ds}
     if len(kinds) > 1: raise PacsError(f"{source_files[0]} ...: the source files are {len(kinds)} series, sizes or frames of reference; pass the files of one series")
+    flat = [f for f, d in zip(source_files, ds) if int(d.get("NumberOfFrames", 1) or 1) > 1 or not all(k in d for k in GEOMETRY)]
+    if geometry and flat: raise PacsError(f"{flat[0]}: not a single-frame image with {', '.join(GEOMETRY)} (enhanced multi-frame MR "
+                                          "is not supported); pass a classic MR series, as dcm2niix converted it")
     return ds
 
 # %% ../nbs/37_pacs.ipynb #b14d651a
@@ -153,7 +158,7 @@ def write_result_capture(picture,              # (H, W, 3|4) uint8 or float 0-1 
         picture = mpimg.imread(str(picture))
     rgb = np.asarray(picture)[..., :3]
     if rgb.dtype != np.uint8: rgb = np.clip(np.rint(rgb*255), 0, 255).astype(np.uint8)
-    ref = read_sources(source_files[:1])[0]
+    ref = read_sources(source_files[:1], geometry=False)[0]
     sc = hd.sc.SCImage.from_ref_dataset(ref, np.ascontiguousarray(rgb), "RGB", 8, "PATIENT", hd.UID(), series_number, hd.UID(), 1,
                                         "sacroiliitis-dlr", patient_orientation=("L", "F"), series_description=dicom_text(title, 64))
     sc.PatientOrientation = None  # a page, not a view of the patient: type 2, left empty
@@ -175,7 +180,7 @@ def write_result_pdf(pdf,                   # a PDF file or its bytes (the predi
     from pydicom.dataset import FileMetaDataset
     data = pdf if isinstance(pdf, bytes) else Path(pdf).read_bytes()
     if not data.startswith(b"%PDF"): raise PacsError(f"{pdf if not isinstance(pdf, bytes) else 'the bytes given'}: not a PDF (no %PDF header)")
-    ref, ds = read_sources(source_files[:1])[0], pydicom.Dataset()
+    ref, ds = read_sources(source_files[:1], geometry=False)[0], pydicom.Dataset()
     for k in _COPIED:
         if k in ref: setattr(ds, k, ref.data_element(k).value)
     ds.SOPClassUID, ds.SOPInstanceUID, ds.SeriesInstanceUID = PDF_STORAGE, hd.UID(), hd.UID()
