@@ -1,5 +1,6 @@
 """Each patient's DICOM series converted to de-identified NIfTI under a pseudonymous ID, mapped to modalities by
-SeriesDescription rules, with the `manifest.csv` that `data.load_cohort` reads.
+SeriesDescription rules, with the `manifest.csv` that `data.load_cohort` reads; and one study's series, by the same
+rules, for `predict --dicom`.
 
 Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/dicom.html.md"""
 
