@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 # %% auto #0
 __all__ = ['UPDATE_FILE', 'ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical', 'fit_logit',
-           'odds_ratio_table', 'univariable_table', 'backward_aic', 'ClinicalSelection', 'select_clinical_factors',
-           'predict_logit', 'NomogramScales', 'nomogram_scales', 'nomogram_points', 'points_to_prob', 'plot_nomogram',
-           'CombinedFit', 'fit_combined', 'run_combined_stage', 'read_coefficients', 'read_clinical_models',
-           'clinical_design', 'apply_clinical_models', 'read_update']
+           'odds_ratio_table', 'covariance_table', 'univariable_table', 'backward_aic', 'ClinicalSelection',
+           'select_clinical_factors', 'predict_logit', 'linear_predictor_ci', 'NomogramScales', 'nomogram_scales',
+           'nomogram_points', 'points_to_prob', 'plot_nomogram', 'CombinedFit', 'fit_combined', 'run_combined_stage',
+           'read_coefficients', 'read_covariance', 'read_clinical_models', 'clinical_design', 'covariance_path',
+           'apply_clinical_models', 'read_update']
 
 # %% ../nbs/13_combined.ipynb #bc0962c0
 import numpy as np
@@ -122,6 +123,12 @@ def odds_ratio_table(res,        # a fitted statsmodels Logit
                              p=res.pvalues.values, odds_ratio=np.exp(res.params.values), or_lo=np.exp(ci[0].values),
                              or_hi=np.exp(ci[1].values))).reset_index(drop=True)
 
+# %% ../nbs/13_combined.ipynb #302af6b0
+def covariance_table(res # a fitted statsmodels Logit
+                    )->pd.DataFrame:
+    "The Wald covariance of the coefficients: a `term` column, then one column per term, in `odds_ratio_table`'s order."
+    return res.cov_params().rename_axis(index="term", columns=None).reset_index()
+
 # %% ../nbs/13_combined.ipynb #40bf3bab
 def univariable_table(X:pd.DataFrame, # encoded clinical factors of the training cohort
                       y               # training labels
@@ -180,13 +187,39 @@ def select_clinical_factors(X:pd.DataFrame, # encoded clinical factors of the tr
     return ClinicalSelection(univariable=uni, candidates=candidates, multivariable=multi, steps=steps, selected=selected, rule=rule)
 
 # %% ../nbs/13_combined.ipynb #957bc9e8
+def _log_odds(coefs, X):
+    "const + X @ coef: the linear predictor of the model whose coefficient table is `coefs`."
+    b = coefs.set_index("term").coef
+    terms = [t for t in b.index if t != "const"]
+    return b.get("const", 0.0) + X[terms].astype(float).values @ b[terms].values
+
 def predict_logit(coefs:pd.DataFrame, # an `odds_ratio_table` (term, coef; `const` the intercept)
                   X:pd.DataFrame      # design matrix holding every non-constant term
                  )->np.ndarray:
     "Probabilities of the logistic model whose coefficients are `coefs`."
-    b = coefs.set_index("term").coef
-    terms = [t for t in b.index if t != "const"]
-    return expit(b.get("const", 0.0) + X[terms].astype(float).values @ b[terms].values)
+    return expit(_log_odds(coefs, X))
+
+# %% ../nbs/13_combined.ipynb #8145faef
+def _design_rows(coefs, X)->np.ndarray:
+    "The rows x of the linear predictor x'b, one column per term of `coefs` (1 for `const`)."
+    return np.column_stack([np.ones(len(X)) if t == "const" else X[t].astype(float).values for t in coefs.term]).reshape(len(X), len(coefs))
+
+def linear_predictor_ci(coefs:pd.DataFrame, # coefficient table (term, coef; `const` the intercept)
+                        cov:pd.DataFrame,   # their covariance: `covariance_table` (a `term` column) or `read_covariance` (indexed by term)
+                        X:pd.DataFrame,     # design matrix holding every non-constant term
+                        *,
+                        level:float=0.95    # confidence level
+                       )->pd.DataFrame:
+    "Per row of X: lp, its delta-method se, the Wald interval lo/hi on the logit scale, and prob, prob_lo, prob_hi (expit of each)."
+    if not 0 < level < 1: raise ClinicalError(f"level {level}: a confidence level is between 0 and 1 (e.g. 0.95)")
+    terms, V = list(coefs.term), (cov.set_index("term") if "term" in cov.columns else cov)
+    missing = [t for t in terms if t not in V.index or t not in V.columns]
+    if missing: raise ClinicalError(f"the covariance has no row or column for term(s) {missing} of the model: store the model's own covariance")
+    D, lp = _design_rows(coefs, X), _log_odds(coefs, X)
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", D, V.loc[terms, terms].to_numpy(float), D), 0, None))
+    z = stats.norm.ppf(0.5 + level/2)
+    lo, hi = lp - z*se, lp + z*se
+    return pd.DataFrame(dict(lp=lp, se=se, lo=lo, hi=hi, prob=expit(lp), prob_lo=expit(lo), prob_hi=expit(hi)), index=X.index)
 
 # %% ../nbs/13_combined.ipynb #ea33a175
 @dataclass(frozen=True)
@@ -293,6 +326,7 @@ class CombinedFit:
     best_base_model: str     # the base model (CNN or radiomics) with the highest out-of-fold training AUC
     base_train_aucs: dict    # base model -> its out-of-fold training AUC
     scores: dict             # cohort -> {model: probabilities} for combined, dlr_signature, the best base model, clinical
+    covariances: dict        # "clinical", "combined" -> the model's Wald covariance (`covariance_table`)
 
 def fit_combined(run_dir,           # run folder with cohort/split.csv and stacking/dlr_signature.csv
                  cohort,            # the cohort (clinical columns)
@@ -310,14 +344,15 @@ def fit_combined(run_dir,           # run folder with cohort/split.csv and stack
     if missing: raise StackingError(f"dlr_signature.csv lacks patients {missing[:5]}")
     for s in ids: X[s].insert(0, "dlr_signature", sig.logit.loc[ids[s]].values)
     sel = select_clinical_factors(X["train"].drop(columns="dlr_signature"), y["train"], p_enter)
-    clin = odds_ratio_table(fit_logit(X["train"][sel.selected], y["train"], "clinical model"))
-    comb = odds_ratio_table(fit_logit(X["train"][["dlr_signature"] + sel.selected], y["train"], "combined model"))
+    res = {m: fit_logit(X["train"][t], y["train"], f"{m} model") for m, t in (("clinical", sel.selected),
+                                                                           ("combined", ["dlr_signature"] + sel.selected))}
+    clin, comb = odds_ratio_table(res["clinical"]), odds_ratio_table(res["combined"])
     best, base_tr, base_te, base_aucs = _best_base_model(run_dir, split, y["train"])
     scores = {s: {"combined": predict_logit(comb, X[s]), "dlr_signature": sig.prob.loc[ids[s]].values,
                   best: (base_tr if s == "train" else base_te).loc[ids[s]].values, "clinical": predict_logit(clin, X[s])}
               for s in ids}
     return CombinedFit(ids=ids, y=y, X=X, encoder=enc, selection=sel, clinical=clin, combined=comb, best_base_model=best,
-                       base_train_aucs=base_aucs, scores=scores)
+                       base_train_aucs=base_aucs, scores=scores, covariances={m: covariance_table(r) for m, r in res.items()})
 
 # %% ../nbs/13_combined.ipynb #c2286e5d
 def _nomogram(fit):
@@ -363,6 +398,7 @@ def _write_combined(tmp, fit, cmp, p_enter):
                                          base_train_aucs=fit.base_train_aucs))
     fit.clinical.to_csv(tmp/"clinical_model.csv", index=False)
     fit.combined.to_csv(tmp/"combined_model.csv", index=False)
+    for m, cov in fit.covariances.items(): cov.to_csv(tmp/f"{m}_covariance.csv", index=False)
     pd.DataFrame([dict(patient_id=p, split=s, model=m, prob=v) for s in fit.ids for m in ("clinical", "combined")
                   for p, v in zip(fit.ids[s], fit.scores[s][m])]).to_csv(tmp/"predictions.csv", index=False)
     cmp.metrics.to_csv(tmp/"metrics.csv", index=False)
@@ -409,6 +445,33 @@ def _check_terms(coefs, path, enc):
     unknown = sorted(set(coefs.term) - known)
     if unknown: raise ClinicalError(f"{path} has terms {unknown} that the clinical encoder does not make: rerun the combined stage")
 
+# %% ../nbs/13_combined.ipynb #5f46dc2a
+def _covariance_problem(t:pd.DataFrame, terms:list)->str|None:
+    "What makes `t` not the covariance of a model with `terms` (None: nothing)."
+    if "term" not in t.columns: return "it has no `term` column"
+    rows, cols = [str(r) for r in t.term], list(t.columns[1:])
+    if sorted(rows) != sorted(cols) or len(set(rows)) != len(rows): return f"it is not square (rows {rows}, columns {cols})"
+    if sorted(rows) != sorted(terms): return f"its terms {rows} are not the model's {terms}"
+    V = t.assign(term=rows).set_index("term").loc[terms, terms].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    if not np.isfinite(V).all(): return "a value is not a finite number"
+    scale = max(np.abs(V).max(), 1e-300)
+    if not np.allclose(V, V.T, rtol=1e-8, atol=1e-12*scale): return "it is not symmetric"
+    if (np.diag(V) < 0).any(): return "a variance is negative"
+    if np.linalg.eigvalsh((V + V.T)/2).min() < -1e-10*scale: return "it is not positive semi-definite"
+    return None
+
+def read_covariance(path,               # `combined/<model>_covariance.csv` (`covariance_table`)
+                    coefs:pd.DataFrame  # the model's coefficient table (`read_coefficients`)
+                   )->pd.DataFrame:
+    "A stored covariance checked against its model (square, its terms, finite, symmetric, PSD), indexed by term in `coefs`' order."
+    try: t = pd.read_csv(path, float_precision="round_trip")  # the numbers as written
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise ClinicalError(f"{path} is not a readable CSV table ({str(e).strip()[:200]}): rerun the combined stage") from None
+    terms = list(coefs.term)
+    why = _covariance_problem(t, terms)
+    if why: raise ClinicalError(f"{path} is not the covariance of the model's coefficients ({why}): rerun the combined stage")
+    return t.assign(term=t.term.astype(str)).set_index("term").loc[terms, terms].astype(float)
+
 # %% ../nbs/13_combined.ipynb #75a92e4e
 def read_clinical_models(run_dir # run folder with a finished combined stage
                         )->tuple[dict, dict]:
@@ -431,16 +494,34 @@ def clinical_design(encoder:dict,           # the stage's clinical encoder (`rea
     X.insert(0, "dlr_signature", prob_logit(np.asarray(dlr_signature, float)))
     return X
 
+def covariance_path(run_dir,           # a run folder (or a bundle)
+                    model:str="combined" # "combined" or "clinical"
+                   )->Path:
+    "Where the combined stage stores `model`'s covariance."
+    return Path(run_dir)/"combined"/f"{model}_covariance.csv"
+
+def _combined_ci(run_dir, coefs, X, level=0.95)->tuple:
+    "`(ci, None)` from the stored covariance, or `(None, a sentence saying why there is none)`."
+    f = covariance_path(run_dir)
+    if not f.exists():
+        why = ("the combined model was updated at another site and this derived bundle keeps no covariance of the updated coefficients"
+               if read_update(run_dir) is not None else "this bundle was made before the combined stage stored the model's covariance "
+               "(rerun the combined stage with --force to add it)")
+        return None, f"No confidence interval for the combined probability: {why}."
+    r = linear_predictor_ci(coefs, read_covariance(f, coefs), X, level=level).iloc[0]
+    return dict(level=level, prob_lo=float(r.prob_lo), prob_hi=float(r.prob_hi), lp=float(r.lp), se_lp=float(r.se)), None
+
 def apply_clinical_models(run_dir,             # run folder with a finished combined stage
                           dlr_signature:float, # the patient's DLR signature probability (`stacking.apply_dlr_signature`)
                           clinical:dict        # {clinical column: value}; None/NaN where unknown (imputed)
                          )->dict:
-    "The combined and clinical probabilities of one patient, and the clinical columns imputed."
+    "The combined and clinical probabilities of one patient, the clinical columns imputed, and the combined probability's 95% CI."
     enc, coefs = read_clinical_models(run_dir)
     raw = pd.DataFrame([{c: clinical.get(c, np.nan) for c in enc["columns"]}], index=["new patient"])
     X = clinical_design(enc, [dlr_signature], raw)
+    ci, note = _combined_ci(run_dir, coefs["combined"], X)
     return dict(combined=float(predict_logit(coefs["combined"], X)[0]), clinical=float(predict_logit(coefs["clinical"], X)[0]),
-                imputed=[c for c in enc["columns"] if pd.isna(raw.loc["new patient", c])])
+                imputed=[c for c in enc["columns"] if pd.isna(raw.loc["new patient", c])], combined_ci=ci, combined_ci_note=note)
 
 # %% ../nbs/13_combined.ipynb #13bc6e38
 UPDATE_FILE = "update.json"  # in combined/: present only in a bundle derived by updating the combined model at a site
