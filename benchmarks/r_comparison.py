@@ -1,10 +1,13 @@
 """Comparison with R: `sacroiliitis_dlr.metrics` and the segmentation ICC against R 4.2 (pROC, rms, Hmisc, psych)
 on 18 generated data sets of 30-2,000 patients, with ties, separation and constant scores. Run on demand:
 
-    .venv/bin/python benchmarks/r_comparison.py [--no-append] [--keep DIR] [--part all|issue15|issue27|issue32]
+    .venv/bin/python benchmarks/r_comparison.py [--no-append] [--keep DIR] [--part all|issue15|issue27|issue28|issue32]
 
 `--part issue32` compares `metrics.bootstrap_optimism` with `rms::validate` fed the same resamples, and the Riley
 sample sizes (`development_sample_size`, `validation_sample_size`) with the published formulas written in R.
+`--part issue28` compares the combined probability's confidence interval (`combined.linear_predictor_ci`: the
+delta method on the linear predictor) with `predict(rms::lrm(...), newdata, se.fit=TRUE)` and `predict(glm(...),
+newdata, type="link", se.fit=TRUE)` on simulated data sets shaped like the combined model.
 `--part issue27` compares what an external evaluation and its model updating compute (`metrics.calibration_summary`,
 `metrics.auc_ci`, `updating.fit_update`, `updating.closed_testing`) with `rms::val.prob`, `pROC`, `glm` and `anova`
 on simulated sites where a stored logistic model is miscalibrated.
@@ -500,6 +503,98 @@ def issue27_section(both, sites):
         *[f"| {r.Index} | {labels.get(r.Index, '')} | {r.n} | {r.max_abs_diff:.1e} |" for r in tab.itertuples()], "", ""])
 
 
+# ---------------------------------------------------------------- issue 28: the combined probability's confidence interval
+# (name, training patients, true coefficients: const, dlr_signature, then the clinical terms, seed); new patients: 25 each
+CI_DATASETS = [("comb_n120_hla", 120, dict(const=-0.4, dlr_signature=1.1, hla_b27=0.9), 2800),
+               ("comb_n300_age_hla_crp", 300, dict(const=-2.0, dlr_signature=0.9, age=0.03, hla_b27=1.2, crp=0.05), 2801),
+               ("comb_n500_four", 500, dict(const=-1.2, dlr_signature=1.4, age=-0.02, sex_M=0.5, hla_b27=0.8, crp=0.02), 2802),
+               ("comb_n80_strong", 80, dict(const=0.3, dlr_signature=2.5, ibp=1.5), 2803)]
+CI_NEW = 25
+
+
+def make_combined_data(n, coefs, rng):
+    "A design shaped like the combined model's: the DLR signature's logit, then clinical terms (binary 0/1 and numeric)."
+    cols = dict(dlr_signature=rng.normal(0.3, 1.6, n), age=np.round(rng.normal(32, 9, n)), sex_M=(rng.random(n) < 0.6).astype(float),
+                hla_b27=(rng.random(n) < 0.45).astype(float), crp=np.round(rng.lognormal(2.0, 0.8, n), 1),
+                ibp=(rng.random(n) < 0.5).astype(float))
+    return pd.DataFrame({t: cols[t] for t in coefs if t != "const"})
+
+
+def issue28_python(X, y, new):
+    "Row -> lp, se, prob_lo, prob_hi from this package: the stage's fit, its stored covariance, `linear_predictor_ci`."
+    from sacroiliitis_dlr import combined as C
+    res = C.fit_logit(X, y, "combined model")
+    ci = C.linear_predictor_ci(C.odds_ratio_table(res), C.covariance_table(res), new)
+    return [dict(row=i + 1, quantity=q, value=float(ci[q].iloc[i])) for i in range(len(new)) for q in ("lp", "se", "prob_lo", "prob_hi")]
+
+
+R_ISSUE28 = r"""
+suppressPackageStartupMessages(library(rms))
+args <- commandArgs(TRUE); dir <- args[1]
+tight <- glm.control(epsilon = 1e-16, maxit = 100)
+rows <- list()
+for (ds in strsplit(args[2], ",")[[1]]) {
+  d <- read.csv(file.path(dir, paste0(ds, "_train.csv"))); nd <- read.csv(file.path(dir, paste0(ds, "_new.csv")))
+  z <- qnorm(0.975); out <- list()
+  f <- lrm(y ~ ., data = d, eps = 1e-10, maxit = 50)
+  p <- predict(f, nd, se.fit = TRUE)
+  out$lrm <- data.frame(lp = p$linear.predictors, se = p$se.fit)
+  g <- glm(y ~ ., family = binomial, data = d, control = tight)
+  g <- glm(y ~ ., family = binomial, data = d, control = tight, start = coef(g))  # covariance at the MLE
+  q <- predict(g, nd, type = "link", se.fit = TRUE)
+  out$glm <- data.frame(lp = q$fit, se = q$se.fit)
+  for (how in names(out)) {
+    o <- out[[how]]; o$prob_lo <- plogis(o$lp - z * o$se); o$prob_hi <- plogis(o$lp + z * o$se)
+    for (qq in c("lp", "se", "prob_lo", "prob_hi"))
+      rows[[paste(ds, how, qq)]] <- data.frame(dataset = ds, r = how, row = seq_len(nrow(nd)), quantity = qq, value = unname(o[[qq]]))
+  }
+}
+write.csv(do.call(rbind, rows), file.path(dir, "r_issue28.csv"), row.names = FALSE)
+"""
+
+
+def issue28_run(folder):
+    "Python's and R's (lrm and glm) values, one row per data set, new patient, quantity and R function."
+    py, sets = [], []
+    for name, n, coefs, seed in CI_DATASETS:
+        rng = np.random.default_rng(seed)
+        X = make_combined_data(n, coefs, rng)
+        lp = coefs["const"] + X.to_numpy() @ np.array([coefs[t] for t in X.columns])
+        y = (rng.random(n) < expit(lp)).astype(int)
+        new = make_combined_data(CI_NEW, coefs, rng)
+        new.iloc[0] = X.max()  # a patient at every term's training maximum: far from the centre, a wide interval
+        X.assign(y=y).to_csv(folder / f"{name}_train.csv", index=False, float_format="%.17g")
+        new.to_csv(folder / f"{name}_new.csv", index=False, float_format="%.17g")
+        py += [dict(dataset=name, **r) for r in issue28_python(X, y, new)]
+        sets.append(f"{name} (n {n}, prevalence {y.mean():.2f}, terms {', '.join(X.columns)})")
+    (folder / "issue28.R").write_text(R_ISSUE28)
+    subprocess.run(["Rscript", str(folder / "issue28.R"), str(folder), ",".join(d[0] for d in CI_DATASETS)], check=True)
+    both = pd.read_csv(folder / "r_issue28.csv").merge(pd.DataFrame(py), on=["dataset", "row", "quantity"], how="outer", suffixes=("_r", "_py"))
+    return both, sets
+
+
+def issue28_section(both, sets):
+    "Print the comparison and return the RESULTS.md section."
+    both["diff"] = (both.value_py - both.value_r).abs()
+    missing = int(both.value_py.isna().sum() + both.value_r.isna().sum())
+    tab = both.pivot_table(index="quantity", columns="r", values="diff", aggfunc="max").loc[["lp", "se", "prob_lo", "prob_hi"], ["lrm", "glm"]]
+    worst = float(tab.max().max())
+    print(f"largest |Python - R| over {len(both)} values: {worst:.1e}; values missing on one side: {missing}")
+    print(tab.to_string(float_format=lambda v: f"{v:.1e}"))
+    labels = dict(lp="linear predictor", se="its standard error", prob_lo="lower 95% limit of the probability",
+                  prob_hi="upper 95% limit of the probability")
+    return "\n".join([
+        *section_head(": the combined probability's confidence interval (issue 28)", "issue28", f", numpy {np.__version__}", ("rms",)),
+        f"- `combined.linear_predictor_ci` with the stage's own fit (`fit_logit`) and stored covariance (`covariance_table`) against "
+        f"`predict(rms::lrm(y ~ ., eps = 1e-10), newdata, se.fit = TRUE)` and `predict(glm(y ~ ., binomial), newdata, type = \"link\", "
+        f"se.fit = TRUE)` (glm converged to `epsilon = 1e-16` and refitted from its coefficients), limits `plogis(lp -/+ qnorm(0.975) * se)`; "
+        f"{len(CI_DATASETS)} simulated data sets shaped like the combined model (the DLR signature's logit and 1-4 clinical terms, "
+        f"binary ones among them), {CI_NEW} new patients each (the first at every term's training maximum): " + "; ".join(sets),
+        f"- **largest absolute difference: {worst:.1e}** (goal: < 1e-6); values missing on one side only: {missing}", "",
+        "| quantity | R `lrm` + `predict(se.fit=TRUE)` | R `glm` + `predict(type=\"link\", se.fit=TRUE)` |", "|---|---:|---:|",
+        *[f"| {labels[q]} (`{q}`) | {r.lrm:.1e} | {r.glm:.1e} |" for q, r in tab.iterrows()], "", ""])
+
+
 def group(q):
     "The quantity as reported: net benefit thresholds together, model suffixes together."
     if q.startswith("nb_"): return f"net benefit ({len(NB_THRESHOLDS)} thresholds)"
@@ -513,10 +608,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-append", action="store_true")
     ap.add_argument("--keep", help="folder to keep the data sets and R's results in")
-    ap.add_argument("--part", choices=["all", "issue15", "issue27", "issue32"], default="all",
-                    help="issue15: the 18 data sets; issue27: external validation and model updating; issue32: bootstrap optimism and sample sizes")
+    ap.add_argument("--part", choices=["all", "issue15", "issue27", "issue28", "issue32"], default="all",
+                    help="issue15: the 18 data sets; issue27: external validation and model updating; issue28: the combined "
+                         "probability's confidence interval; issue32: bootstrap optimism and sample sizes")
     args = ap.parse_args()
     ensure_r()
+    if args.part in ("all", "issue28"):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(args.keep or tmp) / "issue28"; folder.mkdir(parents=True, exist_ok=True)
+            both, sets = issue28_run(folder)
+        section28 = issue28_section(both, sets)
+        if not args.no_append:
+            old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+            atomic_write(RESULTS, old.rstrip("\n") + "\n\n" + section28)
+            print(f"appended to {RESULTS}")
+        if args.part == "issue28": return
     if args.part in ("all", "issue27"):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(args.keep or tmp) / "issue27"; folder.mkdir(parents=True, exist_ok=True)
