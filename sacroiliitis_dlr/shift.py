@@ -13,8 +13,8 @@ from pathlib import Path
 __all__ = ['TOLERANCE', 'SCAN_QUANTITIES', 'PLANES', 'MASK_QUANTITIES', 'TABLE_COLUMNS', 'MISSING_WHAT', 'ShiftError',
            'ShiftTolerance', 'scan_quantities', 'slice_plane', 'mask_parts', 'mask_quantities', 'TrainingEnvelope',
            'training_ids', 'scan_ranges', 'mask_ranges', 'training_envelope', 'allowed_range', 'compare_row',
-           'scan_table', 'difference_sentence', 'scan_differences', 'mask_table', 'mask_differences', 'ShiftCheck',
-           'missing_sentences', 'check_new_patient']
+           'scan_table', 'difference_sentence', 'table_differences', 'scan_differences', 'mask_table',
+           'mask_differences', 'ShiftCheck', 'missing_sentences', 'check_new_patient']
 
 # %% ../nbs/16_shift.ipynb #8337b959
 import numpy as np
@@ -151,7 +151,7 @@ def scan_ranges(fingerprint:dict, # `cohort/fingerprint.json`
     seen = lambda col: {m: tuple(sorted(set(g))) for m, g in col.groupby(df.modality, sort=False)}
     return ranges, seen(df.axcodes), seen(df.apply(slice_plane, axis=1)), int(df.patient_id.nunique())
 
-# %% ../nbs/16_shift.ipynb #abba5715
+# %% ../nbs/16_shift.ipynb #093529fb
 def mask_ranges(masks_dir, # a segmentation stage's `masks/` (each patient's predicted mask on its native grid)
                 ids:list   # the training patients
                )->tuple:
@@ -161,7 +161,7 @@ def mask_ranges(masks_dir, # a segmentation stage's `masks/` (each patient's pre
         f = Path(masks_dir)/f"{pid}.nii.gz"
         if not f.exists(): continue
         try: img = nib.load(str(f)); rows.append(mask_quantities(np.asanyarray(img.dataobj), img.affine))
-        except Exception as e: raise ShiftError(f"{f} is not a readable NIfTI mask ({type(e).__name__}): rerun the segmentation stage") from None
+        except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as e: raise ShiftError(f"{f} is not a readable NIfTI mask ({type(e).__name__}): rerun the segmentation stage") from None
     if not rows: return {}, 0
     df = pd.DataFrame(rows)
     return {c: _range(df[c]) for c in df.columns if df[c].notna().any()}, len(rows)
@@ -235,7 +235,7 @@ def scan_table(envelope:TrainingEnvelope, # from `training_envelope`
                  for (q, u, _), v in zip(SCAN_QUANTITIES, scan_quantities(fp).values())]
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
-# %% ../nbs/16_shift.ipynb #ab40d247
+# %% ../nbs/16_shift.ipynb #c4160d45
 def difference_sentence(row:dict # a row of `scan_table` / `mask_table` that is not inside
                        )->str|None:
     "The plain sentence naming what differs: modality (or mask), quantity, the value and the training range."
@@ -249,18 +249,26 @@ def difference_sentence(row:dict # a row of `scan_table` / `mask_table` that is 
         if not np.isfinite(v): return "mask: not two joints: it is one part only"
         where = "both on one side" if v == 0 else f"one with only {v:.0%} of it on its side, at least {row['allowed_min']:.0%} expected"
         return f"mask: not two joints: its two largest parts are not one left and one right of the midline (the mask's centre): {where}"
+    if kind == "mask" and q == "volume" and v == 0: return "mask: empty: the segmentation found no joint"
     if not np.isfinite(v): return None  # no second part: the 'not two joints' sentence says it
     return f"{src}: {q} {_fmt(v, unit)} is outside the training {'scans' if src != 'mask' else 'masks'}' {row['training']}"
 
-# %% ../nbs/16_shift.ipynb #f29b9dca
+# %% ../nbs/16_shift.ipynb #ce5bf720
+def table_differences(table:pd.DataFrame # from `scan_table` or `mask_table` (or both, concatenated)
+                     )->list:
+    "The sentences for the rows outside; an empty mask is one sentence, not eight."
+    empty = (table.source == "mask") & (table.quantity == "volume") & (table.value == 0)
+    if empty.any(): table = pd.concat([table[table.source != "mask"], table[empty]])
+    return [s for r in table[~table.inside.astype(bool)].to_dict("records") if (s := difference_sentence(r))]
+
+# %% ../nbs/16_shift.ipynb #35fe66ce
 def scan_differences(envelope:TrainingEnvelope, # from `training_envelope`
                      images:dict,               # {modality: NIfTI path} of the new scan
                      *,
                      tolerance:ShiftTolerance=TOLERANCE
                     )->list:
     "Plain sentences, one per quantity of the scan outside the training scans' range (widened by `tolerance`)."
-    t = scan_table(envelope, images, tolerance=tolerance)
-    return [s for r in t[~t.inside].to_dict("records") if (s := difference_sentence(r))]
+    return table_differences(scan_table(envelope, images, tolerance=tolerance))
 
 # %% ../nbs/16_shift.ipynb #b547a21a
 def mask_table(envelope:TrainingEnvelope, # from `training_envelope`
@@ -276,7 +284,7 @@ def mask_table(envelope:TrainingEnvelope, # from `training_envelope`
             for name, unit, kind in MASK_QUANTITIES]
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
-# %% ../nbs/16_shift.ipynb #335a2c3e
+# %% ../nbs/16_shift.ipynb #52218ce1
 def mask_differences(envelope:TrainingEnvelope, # from `training_envelope`
                      mask:np.ndarray,           # (X, Y, Z) 0/1 mask: `predict`'s on the first image's RAS grid (any grid works)
                      affine:np.ndarray,         # its 4x4 RAS affine
@@ -284,9 +292,7 @@ def mask_differences(envelope:TrainingEnvelope, # from `training_envelope`
                      tolerance:ShiftTolerance=TOLERANCE
                     )->list:
     "Plain sentences on how the mask differs from two joints like the training masks (volume, parts, positions)."
-    if envelope.mask and not np.asarray(mask).any(): return ["mask: empty: the segmentation found no joint"]
-    t = mask_table(envelope, mask, affine, tolerance=tolerance)
-    return [s for r in t[~t.inside].to_dict("records") if (s := difference_sentence(r))]
+    return table_differences(mask_table(envelope, mask, affine, tolerance=tolerance))
 
 # %% ../nbs/16_shift.ipynb #9f2c39c7
 @dataclass(frozen=True, eq=False)  # a table has no single truth value: compare the fields
@@ -309,7 +315,7 @@ def missing_sentences(envelope:TrainingEnvelope)->list:
     return [f"{MISSING_WHAT[m][0].upper()}{MISSING_WHAT[m][1:]} could not be compared with the training scans: "
             f"the bundle has no {m} (made by an older version)" for m in envelope.missing]
 
-# %% ../nbs/16_shift.ipynb #8baf97c5
+# %% ../nbs/16_shift.ipynb #dbefa321
 def check_new_patient(run_dir,            # a run folder (the bundle), or its `TrainingEnvelope`
                       images:dict,        # {modality: NIfTI path} of the new patient
                       mask:np.ndarray,    # the predicted mask on the first image's RAS grid (`segment_patient(..., grid=...)[1]`)
@@ -320,6 +326,5 @@ def check_new_patient(run_dir,            # a run folder (the bundle), or its `T
     "Everything that makes this scan or its mask unlike the training scans, as sentences and as a table."
     env = run_dir if isinstance(run_dir, TrainingEnvelope) else training_envelope(run_dir)
     st, mt = scan_table(env, images, tolerance=tolerance), mask_table(env, mask, affine, tolerance=tolerance)
-    diffs = missing_sentences(env) + scan_differences(env, images, tolerance=tolerance) + mask_differences(env, mask, affine, tolerance=tolerance)
     table = pd.concat([t for t in (st, mt) if len(t)], ignore_index=True) if len(st) or len(mt) else st
-    return ShiftCheck(tuple(diffs), table)
+    return ShiftCheck(tuple(missing_sentences(env) + table_differences(table)), table)
