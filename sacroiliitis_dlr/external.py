@@ -33,7 +33,7 @@ from .rois import crop_roi, roi_mask
 from .classification import cnn_probabilities
 from .radiomics import radiomics_probabilities
 from .stacking import dlr_signature_probabilities
-from .combined import UPDATE_FILE, clinical_design, predict_logit, read_clinical_models, read_update
+from .combined import UPDATE_FILE, clinical_design, covariance_path, predict_logit, read_clinical_models, read_update
 from .metrics import auc_ci, binary_metrics, calibration_band, calibration_summary, youden_cutoff
 from .evaluation import decision_curves, oracle_gap_table, scanner_metrics
 from .plots import OKABE_ITO, format_ci, plot_calibration, plot_decision_curve, plot_roc, save_figure
@@ -289,9 +289,11 @@ def write_derived_bundle(run_dir,            # the bundle that was evaluated
                          update:SiteUpdate,  # from `update_site_model`
                          provenance:dict     # what the derived bundle records of its origin (site, cohort fingerprint)
                         )->Path:
-    "A copy of the bundle with only the combined model's coefficients (and, if chosen, its cut-off) replaced; its own manifest."
+    "A copy of the bundle with only the combined model's coefficients (and, if chosen, its cut-off) replaced, less their old covariance; its own manifest."
     run_dir, folder = Path(run_dir), Path(folder)
-    for rel in bundle_files(run_dir):
+    # the original coefficients' covariance is not the updated ones' ("none" keeps the coefficients, and so the covariance)
+    stale = None if update.method == "none" else covariance_path(run_dir).relative_to(run_dir)
+    for rel in (r for r in bundle_files(run_dir) if Path(r) != stale):
         dest = path_inside(folder, rel); dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(run_dir/rel, dest)
     with atomic_path(folder/"combined"/"combined_model.csv") as f: update.coefs.to_csv(f, index=False)
