@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib, functools, math, shutil, time, warnings
 from functools import partial
 from pathlib import Path
+from dataclasses import dataclass
 
 # %% auto #0
 __all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'count_parameters', 'roi_augment', 'ROIDataset',
            'class_weights', 'torch_threads', 'KeepBestAUC', 'make_learner', 'predict_probs', 'train_model',
            'inner_validation', 'save_checkpoint', 'load_checkpoint', 'train_fold', 'cross_validate', 'gradcam_layer',
            'gradcam_maps', 'plot_gradcam', 'train_folds_parallel', 'train_folds_submitit', 'run_classification_stage',
-           'expected_checkpoints', 'cnn_probabilities', 'predict_cnn_models']
+           'expected_checkpoints', 'fold_mean', 'cnn_probabilities', 'predict_cnn_models', 'cnn_fold_probabilities',
+           'FoldSpread', 'fold_spread']
 
 # %% ../nbs/11_classification.ipynb #654c4bf3
 import numpy as np
@@ -487,11 +489,13 @@ def expected_checkpoints(run_dir # a run folder with a finished classification s
     return {folder/"checkpoints"/f"{m}_fold{int(k)}.pt": (m, int(k)) for m, k in pairs.itertuples(index=False)}
 
 # %% ../nbs/11_classification.ipynb #5d67ebd0
-def cnn_probabilities(run_dir,          # a run folder with a finished classification stage
-                      rois:np.ndarray,  # float32 (N, C, X, Y, Z), channels in the run's modality order
-                      patient_ids=None  # one ID per ROI (default: 0..N-1)
-                     )->pd.DataFrame:
-    "Patients x CNN base models: each the mean of its fold models, the ROIs batched and threaded as the stage's test cohort was."
+def fold_mean(probs # (folds, patients): each fold model's probabilities
+             )->np.ndarray:
+    "A base model's probability of each patient: the mean of its fold models' (one home, for a cohort and for one patient)."
+    return np.mean(probs, axis=0)
+
+def _cnn_fold_probs(run_dir, rois)->dict:
+    "{CNN base model: (folds, N) array of its fold models' probabilities}, the ROIs batched and threaded as the stage's test cohort was."
     ckpts = expected_checkpoints(run_dir)
     missing = [str(f) for f in ckpts if not f.exists()]
     if missing: raise ClassificationError(f"{missing[0]} is missing ({len(missing)} of {len(ckpts)} fold checkpoints): "
@@ -505,11 +509,43 @@ def cnn_probabilities(run_dir,          # a run folder with a finished classific
         if rois.ndim != 5 or rois.shape[1] != len(meta["modalities"]):
             raise ClassificationError(f"ROI shape {rois.shape[1:]}: expected ({len(meta['modalities'])}, X, Y, Z) with channels {meta['modalities']}")
         with torch_threads(threads): probs.setdefault(name, []).append(predict_probs(model, rois[:, [meta["channel"]]]))
+    return {k: np.asarray(v) for k, v in probs.items()}
+
+def cnn_probabilities(run_dir,          # a run folder with a finished classification stage
+                      rois:np.ndarray,  # float32 (N, C, X, Y, Z), channels in the run's modality order
+                      patient_ids=None  # one ID per ROI (default: 0..N-1)
+                     )->pd.DataFrame:
+    "Patients x CNN base models: each the mean of its fold models, the ROIs batched and threaded as the stage's test cohort was."
+    folds = _cnn_fold_probs(run_dir, rois)
     index = pd.Index(range(len(rois)) if patient_ids is None else list(patient_ids), name="patient_id")
-    return pd.DataFrame({k: np.mean(v, axis=0) for k, v in probs.items()}, index=index)
+    return pd.DataFrame({k: fold_mean(v) for k, v in folds.items()}, index=index)
 
 def predict_cnn_models(run_dir,            # a run folder with a finished classification stage
                        roi:np.ndarray      # float32 (C, X, Y, Z), channels in the run's modality order
                       )->dict:
     "{CNN base model: probability of sacroiliitis} for one patient (`cnn_probabilities` of one ROI)."
     return {k: float(v) for k, v in cnn_probabilities(run_dir, np.asarray(roi)[None]).iloc[0].items()}
+
+# %% ../nbs/11_classification.ipynb #e1308d5b
+def cnn_fold_probabilities(run_dir,        # a run folder with a finished classification stage
+                           roi:np.ndarray  # float32 (C, X, Y, Z), channels in the run's modality order
+                          )->dict:
+    "{CNN base model: tuple of its fold models' probabilities, in fold order} for one patient."
+    return {k: tuple(float(p) for p in v[:, 0]) for k, v in _cnn_fold_probs(run_dir, np.asarray(roi)[None]).items()}
+
+@dataclass(frozen=True)
+class FoldSpread:
+    "One patient's base-model probability and how its fold models disagree."
+    mean: float    # the base model's probability (exactly `predict_cnn_models`' / `predict_radiomics`' value)
+    min: float     # the lowest fold model's probability
+    max: float     # the highest
+    sd: float      # sample standard deviation across folds (ddof=1, as R's sd); NaN for one fold
+    n_folds: int   # fold models averaged
+
+def fold_spread(folds # one patient's fold probabilities (`cnn_fold_probabilities` or `radiomics.radiomics_fold_probabilities`)
+               )->FoldSpread:
+    "Mean, min, max and SD across a base model's fold models for one patient."
+    a = np.asarray(folds, dtype=float).reshape(-1, 1)  # (folds, one patient): averaged as the cohort path averages
+    if not len(a) or not np.isfinite(a).all(): raise ClassificationError(f"fold probabilities {tuple(folds)}: expected one finite probability per fold model")
+    return FoldSpread(mean=float(fold_mean(a)[0]), min=float(a.min()), max=float(a.max()),
+                      sd=float(a.std(ddof=1)) if len(a) > 1 else math.nan, n_folds=len(a))

@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['RadiomicsError', 'joint_masks', 'mirp_features', 'patient_features', 'cohort_features', 'fit_radiomics_model',
            'apply_radiomics_model', 'model_name', 'cross_validate_radiomics', 'run_radiomics_stage',
-           'read_radiomics_model', 'radiomics_probabilities', 'predict_radiomics']
+           'read_radiomics_model', 'radiomics_probabilities', 'predict_radiomics', 'radiomics_fold_probabilities']
 
 # %% ../nbs/14_radiomics.ipynb #6c1a783c
 import numpy as np
@@ -28,6 +28,7 @@ from .metrics import auc_ci
 from .evaluation import PREDICTION_COLUMNS, base_model_metrics, read_prediction_tables
 from .data import read_split  # the one reader of a run's split
 from .rois import load_rois, stage_roi_masks  # the ROI stage's files, and its masks on the ROI grid
+from .classification import fold_mean  # the one home of a base model's average over its fold models
 
 # %% ../nbs/14_radiomics.ipynb #b325bc17
 class RadiomicsError(SacroiliitisError, ValueError):
@@ -236,14 +237,8 @@ def _expected_models(folder)->dict:
     pairs = t.loc[t.split == "train", ["model", "fold"]].drop_duplicates().sort_values(["model", "fold"])
     return {folder/"models"/f"{m}_fold{int(k)}.json": (m, int(k)) for m, k in pairs.itertuples(index=False)}
 
-def radiomics_probabilities(run_dir,         # a run folder with a finished radiomics stage
-                            rois:np.ndarray,  # float32 (N, C, X, Y, Z), channels in the run's modality order
-                            masks:np.ndarray, # bool (N, X, Y, Z) SIJ masks on the ROI grid (`rois.roi_mask`)
-                            patient_ids,      # one ID per ROI
-                            *,
-                            n_jobs:int=1      # processes for the feature extraction (`cohort_features`)
-                           )->pd.DataFrame:
-    "Patients x radiomics models: the stage's features of each patient through every fold model, averaged per model."
+def _radiomics_fold_probs(run_dir, rois, masks, patient_ids, n_jobs)->tuple:
+    "`({radiomics model: (folds, N) array of its fold models' probabilities}, patient index)`: the stage's features through every fold model."
     folder = Path(run_dir)/"radiomics"
     if not (folder/"config.json").exists(): raise RadiomicsError(f"{folder} has no config.json: run the radiomics stage")
     meta, files = load_json(folder/"config.json"), _expected_models(folder)
@@ -258,7 +253,18 @@ def radiomics_probabilities(run_dir,         # a run folder with a finished radi
     for f, (name, fold) in files.items():
         if (models[f].get("model"), models[f].get("fold")) != (name, fold): raise RadiomicsError(f"{f} holds {models[f].get('model')} fold {models[f].get('fold')}, not {name} fold {fold}")
         probs.setdefault(name, []).append(apply_radiomics_model(models[f], feats))
-    return pd.DataFrame({k: np.mean(v, axis=0) for k, v in probs.items()}, index=feats.index)
+    return {k: np.asarray(v) for k, v in probs.items()}, feats.index
+
+def radiomics_probabilities(run_dir,         # a run folder with a finished radiomics stage
+                            rois:np.ndarray,  # float32 (N, C, X, Y, Z), channels in the run's modality order
+                            masks:np.ndarray, # bool (N, X, Y, Z) SIJ masks on the ROI grid (`rois.roi_mask`)
+                            patient_ids,      # one ID per ROI
+                            *,
+                            n_jobs:int=1      # processes for the feature extraction (`cohort_features`)
+                           )->pd.DataFrame:
+    "Patients x radiomics models: the stage's features of each patient through every fold model, averaged per model."
+    folds, index = _radiomics_fold_probs(run_dir, rois, masks, patient_ids, n_jobs)
+    return pd.DataFrame({k: fold_mean(v) for k, v in folds.items()}, index=index)
 
 def predict_radiomics(run_dir,          # a run folder with a finished radiomics stage
                       roi:np.ndarray,   # float32 (C, X, Y, Z), channels in the run's modality order
@@ -267,3 +273,11 @@ def predict_radiomics(run_dir,          # a run folder with a finished radiomics
     "{radiomics model: probability} for one patient (`radiomics_probabilities` of one ROI)."
     one = radiomics_probabilities(run_dir, np.asarray(roi)[None], np.asarray(mask)[None], ["new patient"])
     return {k: float(v) for k, v in one.iloc[0].items()}
+
+def radiomics_fold_probabilities(run_dir,         # a run folder with a finished radiomics stage
+                                 roi:np.ndarray,  # float32 (C, X, Y, Z), channels in the run's modality order
+                                 mask:np.ndarray  # bool (X, Y, Z) SIJ mask on the ROI grid (`roi_mask`)
+                                )->dict:
+    "{radiomics model: tuple of its fold models' probabilities, in fold order} for one patient (`classification.fold_spread` sums them up)."
+    folds, _ = _radiomics_fold_probs(run_dir, np.asarray(roi)[None], np.asarray(mask)[None], ["new patient"], 1)
+    return {k: tuple(float(p) for p in v[:, 0]) for k, v in folds.items()}
