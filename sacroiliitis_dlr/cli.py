@@ -77,9 +77,10 @@ def _cmd_predict(args):
     "Apply a finished run to one new patient."
     from sacroiliitis_dlr.predict import format_prediction, parse_pairs, predict_new_patient
     res = predict_new_patient(args.run_dir, parse_pairs(args.image, "--image"), parse_pairs(args.clinical, "--clinical"),
-                              out=args.out, force=args.force)
+                              out=args.out, force=args.force, dicom=args.dicom, rules=args.rules)
     print(format_prediction(res, res["cutoff"]))
-    if args.out: print(f"wrote {args.out}/mask.nii.gz (on the grid of the first image), prediction.json and prediction.html")
+    dcm = ", seg.dcm (DICOM SEG of the mask) and result_sc.dcm (Secondary Capture of the result), in the source study" if args.dicom else ""
+    if args.out: print(f"wrote {args.out}/mask.nii.gz (on the grid of the first image), prediction.json, prediction.html{dcm}")
     return 0
 
 def _cmd_evaluate(args):
@@ -200,6 +201,9 @@ def _add_predict(add):
     s = add("predict", help="apply a finished run folder to one new patient's images and clinical values")
     s.add_argument("run_dir", help="a finished run folder (the model bundle)")
     s.add_argument("--image", action="append", default=[], metavar="MODALITY=FILE", help="a NIfTI image per modality of the run")
+    s.add_argument("--dicom", metavar="STUDY_DIR", help="instead of --image: one patient's DICOM study (series chosen as import-dicom "
+                   "chooses them); --out then also gets a DICOM SEG and a Secondary Capture in the same study")
+    s.add_argument("--rules", metavar="JSON", help="with --dicom: series-to-modality rules {modality: regex on SeriesDescription}")
     s.add_argument("--clinical", nargs="*", default=[], metavar="COLUMN=VALUE",
                    help="clinical values, e.g. age=34 sex=M; columns left out are imputed as in training")
     s.add_argument("--out", help="folder to write the mask (on the first image's grid), prediction.json and prediction.html")

@@ -6,6 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/pacs.html.md"""
 
 # %% ../nbs/37_pacs.ipynb #fbf4cadd
 from __future__ import annotations
+import logging
 from pathlib import Path
 
 # %% auto #0
@@ -25,6 +26,9 @@ from . import __version__
 from .core import SacroiliitisError
 
 # %% ../nbs/37_pacs.ipynb #a1e66915
+# highdicom narrates every module it copies at INFO; a root handler another library installed (MIRP's) would print it
+logging.getLogger("highdicom").setLevel(logging.WARNING)
+
 class PacsError(SacroiliitisError, ValueError):
     "A result cannot be written as DICOM for these source files; the message names the file and what to do."
 
@@ -136,12 +140,12 @@ def result_figure(title:str,               # the page's title
                   *, footer:str=RESEARCH_ONLY, # burned in at the bottom, in red
                   size:tuple=(1024, 768)   # width, height in pixels
                  )->np.ndarray:
-    "(height, width, 3) uint8: the result as one picture, image left, text right, the footer below."
+    "(height, width, 3) uint8: the result as one picture: the image across the top, the text below it, the footer at the bottom."
     if isinstance(image, Figure): image = figure_rgb(image)
     fig = Figure(figsize=(size[0]/100, size[1]/100), dpi=100)
     fig.suptitle(title, fontsize=16, fontweight="bold")
-    ax = fig.add_axes([0.02, 0.1, 0.56, 0.8]); ax.imshow(np.asarray(image), cmap="gray"); ax.set_axis_off()
-    fig.text(0.61, 0.88, "\n".join(map(str, lines)), va="top", ha="left", fontsize=11, family="monospace", wrap=True)
+    ax = fig.add_axes([0.02, 0.4, 0.96, 0.52]); ax.imshow(np.asarray(image), cmap="gray"); ax.set_axis_off()
+    fig.text(0.05, 0.37, "\n".join(map(str, lines)), va="top", ha="left", fontsize=12, family="monospace", wrap=True)
     fig.text(0.5, 0.03, footer, ha="center", fontsize=15, color="darkred", fontweight="bold")
     return figure_rgb(fig)
 

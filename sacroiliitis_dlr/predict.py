@@ -7,14 +7,16 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/predict.html.md"""
 
 # %% ../nbs/35_predict.ipynb #08b5cdcd
 from __future__ import annotations
-import math, tempfile
+import dataclasses, math, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PREDICTION_MARKER', 'PredictError', 'parse_pairs', 'check_inputs', 'run_cutoff', 'mask_to_native', 'run_modalities',
-           'load_patient_files', 'segment_patient', 'predict_from_base_probs', 'predict_patient', 'probability_table',
-           'format_prediction', 'plot_prediction_overlay', 'prediction_html', 'check_output_folder',
-           'predict_new_patient']
+__all__ = ['UNRELIABLE', 'PREDICTION_MARKER', 'PredictError', 'parse_pairs', 'check_inputs', 'run_cutoff', 'mask_to_native',
+           'run_modalities', 'load_patient_files', 'segment_patient', 'predict_from_base_probs', 'base_model_folds',
+           'predict_patient', 'combined_ci_text', 'fold_spread_text', 'probability_table', 'format_prediction',
+           'plot_prediction_overlay', 'unlike_training_html', 'comparison_html', 'prediction_html',
+           'check_output_folder', 'predict_files', 'seg_description', 'result_lines', 'write_dicom_results',
+           'write_prediction', 'predict_new_patient']
 
 # %% ../nbs/35_predict.ipynb #79e2415c
 import numpy as np
@@ -25,14 +27,18 @@ from matplotlib.lines import Line2D
 from .core import (SacroiliitisError, atomic_dir, atomic_write, check_replace_target, load_json,
                                    read_run_profile, save_json, verify_bundle)
 from .data import CLINICAL_RANGES, Cohort, check_image_header, load_patient, ras_grid, resample_mask, run_spacing
-from .pages import esc, html_page, html_table, image_tag
+from .pages import PAGE_CSS, esc, html_page, html_table, image_tag
 # each stage applies its own stored models to one patient; this module composes them (no stage calls another)
 from .segmentation import predict_mask
 from .rois import crop_roi, roi_mask
-from .classification import predict_cnn_models
-from .radiomics import predict_radiomics
+from .classification import cnn_fold_probabilities, fold_spread
+from .radiomics import radiomics_fold_probabilities
 from .stacking import apply_dlr_signature
 from .combined import apply_clinical_models, read_update
+# is this scan like the training scans? (`shift`); one study's series from DICOM (`dicom`); back to PACS: `pacs`,
+# imported only on the DICOM path (highdicom takes half a second to import)
+from .shift import check_new_patient
+from .dicom import study_images
 
 # %% ../nbs/35_predict.ipynb #8d72dfe6
 class PredictError(SacroiliitisError, ValueError):
@@ -152,13 +158,23 @@ def predict_from_base_probs(run_dir,          # run folder with finished stackin
                             base_probs:dict,  # {base model: probability} for one patient
                             clinical:dict     # {clinical column: value}; None/NaN where unknown (imputed)
                            )->dict:
-    "The combined probability of one patient with its parts: base models, DLR signature, clinical model."
+    "The combined probability of one patient with its parts (base models, DLR signature, clinical model) and its 95% CI."
     sig = apply_dlr_signature(run_dir, base_probs)
     clin = apply_clinical_models(run_dir, sig, clinical)
     return dict(combined=clin["combined"], dlr_signature=sig, clinical=clin["clinical"],
-                base_models={k: float(v) for k, v in base_probs.items()}, imputed=clin["imputed"])
+                base_models={k: float(v) for k, v in base_probs.items()}, imputed=clin["imputed"],
+                combined_ci=clin.get("combined_ci"), combined_ci_note=clin.get("combined_ci_note"))
 
 # %% ../nbs/35_predict.ipynb #c3397413
+def base_model_folds(run_dir,          # a run folder with finished classification (and radiomics) stages
+                     roi:np.ndarray,   # float32 (C, X, Y, Z): the patient's ROI (`rois.crop_roi`)
+                     mask_roi=None     # bool (X, Y, Z): the SIJ mask on the ROI grid (`rois.roi_mask`); needed with radiomics
+                    )->dict:
+    "{base model: `classification.FoldSpread`}: each base model's probability (the mean of its fold models) and their spread."
+    folds = cnn_fold_probabilities(run_dir, roi)
+    if (Path(run_dir)/"radiomics"/"config.json").exists(): folds.update(radiomics_fold_probabilities(run_dir, roi, mask_roi))
+    return {k: fold_spread(v) for k, v in folds.items()}
+
 def predict_patient(run_dir,       # a finished run folder
                     images,        # a `data.PatientImages` (harmonised as the run's), or {modality: NIfTI path}
                     clinical:dict, # {clinical column: value}; None where unknown (imputed as in training)
@@ -166,37 +182,58 @@ def predict_patient(run_dir,       # a finished run folder
                     mask=None,     # the SIJ mask on the harmonised grid, if already segmented (default: the run's U-Net, once)
                     grid=None      # the native grid to segment on (default for files: the first image's RAS grid)
                    )->dict:
-    "Combined-model probability of a new patient from images and clinical values, with every part."
+    "Combined-model probability of a new patient from images and clinical values, with every part and the base models' fold spread."
     if isinstance(images, dict):
         grid = grid or ras_grid(images[run_modalities(run_dir)[0]])
         images = load_patient_files(run_dir, images)
     if mask is None: mask, _ = segment_patient(run_dir, images, grid=grid)
     profile = read_run_profile(run_dir)
     roi, _, _ = crop_roi(images.image, mask, images.affine, profile=profile)
-    base = predict_cnn_models(run_dir, roi)
-    if (Path(run_dir)/"radiomics"/"config.json").exists():
-        base.update(predict_radiomics(run_dir, roi, roi_mask(mask, images.affine, profile=profile)))
-    return dict(patient_id=images.patient_id, **predict_from_base_probs(run_dir, base, clinical), mask_voxels=int(np.asarray(mask).sum()))
+    spread = base_model_folds(run_dir, roi, roi_mask(mask, images.affine, profile=profile))
+    res = predict_from_base_probs(run_dir, {k: s.mean for k, s in spread.items()}, clinical)
+    return dict(patient_id=images.patient_id, **res, mask_voxels=int(np.asarray(mask).sum()),
+                fold_spread={k: {f: (None if isinstance(v, float) and math.isnan(v) else v) for f, v in dataclasses.asdict(s).items()}
+                             for k, s in spread.items()})
 
 # %% ../nbs/35_predict.ipynb #79c6e95f
 _PART_NAMES = dict(combined="Combined model (DLR signature + clinical)", dlr_signature="DLR signature", clinical="Clinical model")
 
+def combined_ci_text(res:dict # from `predict_patient`
+                    )->str:
+    "The combined probability's CI as text ('95% CI 0.612-0.803'), or the sentence saying why the bundle gives none."
+    ci = res.get("combined_ci")
+    if not ci: return res.get("combined_ci_note") or "no CI: this bundle stores no covariance of the combined model"
+    return f"{ci['level']:.0%} CI {ci['prob_lo']:.3f}-{ci['prob_hi']:.3f}"
+
+def fold_spread_text(spread:dict # one base model's `fold_spread` entry of `predict_patient`
+                    )->str:
+    "A base model's fold models as text: their range and SD ('5 fold models 0.512-0.688, SD 0.071')."
+    sd = "" if spread.get("sd") is None else f", SD {spread['sd']:.3f}"
+    return f"{spread['n_folds']} fold models {spread['min']:.3f}-{spread['max']:.3f}{sd}"
+
 def probability_table(res:dict # from `predict_patient`
                      )->pd.DataFrame:
-    "The combined probability and its parts, one row each: the combined, DLR-signature and clinical models, then each base model."
-    rows = [(_PART_NAMES[k], res[k]) for k in ("combined", "dlr_signature", "clinical")]
-    rows += [(f"Base model {k}", v) for k, v in sorted(res["base_models"].items())]
-    return pd.DataFrame(rows, columns=["model", "probability"])
+    "The combined probability and its parts, one row each, with how sure each is: the combined model's CI, each base model's fold spread."
+    spread = res.get("fold_spread") or {}
+    rows = [(_PART_NAMES["combined"], res["combined"], combined_ci_text(res))]
+    rows += [(_PART_NAMES[k], res[k], "") for k in ("dlr_signature", "clinical")]
+    rows += [(f"Base model {k}", v, fold_spread_text(spread[k]) if k in spread else "") for k, v in sorted(res["base_models"].items())]
+    return pd.DataFrame(rows, columns=["model", "probability", "uncertainty"])
 
 # %% ../nbs/35_predict.ipynb #2353afc4
+UNRELIABLE = "NOT RELIABLE: this scan is unlike the training scans"  # how the probability is marked when the scan is unlike them
+
 def format_prediction(res:dict,           # from `predict_patient`
                       cutoff:float|None   # from `run_cutoff`
                      )->str:
-    "The text `predict` prints: the combined probability against the training cut-off, then every part."
+    "The text `predict` prints: any warning first, then the combined probability with its CI against the cut-off, then every part."
     call = ("no cut-off (the training scores did not separate)" if cutoff is None else
             f"{'at or above' if res['combined'] >= cutoff else 'below'} the training cohort's cut-off {cutoff:.4f}")
-    lines = [f"combined-model probability of sacroiliitis: {res['combined']:.4f} ({call})"]
-    lines += [f"  {r.model}: {r.probability:.6f}" for r in probability_table(res).itertuples()]
+    unlike = res.get("unlike_training") or []
+    lines = ([f"WARNING: {UNRELIABLE}; the model has not been shown to work on such scans:"] + [f"  - {d}" for d in unlike]) if unlike else []
+    lines.append(f"combined-model probability of sacroiliitis: {res['combined']:.4f}, {combined_ci_text(res)} ({call})"
+                 + (f" [{UNRELIABLE}]" if unlike else ""))
+    lines += [f"  {r.model}: {r.probability:.6f}" + (f" ({r.uncertainty})" if r.uncertainty else "") for r in probability_table(res).itertuples()]
     if res["imputed"]: lines.append(f"  imputed as in training (not given): {', '.join(res['imputed'])}")
     return "\n".join(lines)
 
@@ -220,23 +257,50 @@ def plot_prediction_overlay(images,          # the harmonised `data.PatientImage
     return fig
 
 # %% ../nbs/35_predict.ipynb #6956dd31
+_WARN_CSS = ".warn{border:2px solid #b00;background:#fff4f4;padding:.2em 1em;margin:1em 0}.unreliable{color:#888}"
+
+def unlike_training_html(res:dict # from `predict_patient` (its `unlike_training` sentences and `scan_comparison` rows)
+                        )->str:
+    "The warning box that leads the page when the scan or its mask is unlike the training scans; '' when it is like them."
+    unlike = res.get("unlike_training") or []
+    if not unlike: return ""
+    items = "".join(f"<li>{esc(d)}</li>" for d in unlike)
+    return (f"<div class='warn'><h2>Warning: this scan is unlike the training scans</h2><ul>{items}</ul><p>The model has not "
+            "been shown to work on scans like this one: the probability below is not reliable and must not be read as a result. "
+            "Check the mask in the picture.</p></div>")
+
+def _show_value(v)->str: return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else v if isinstance(v, str) else f"{v:.4g}"
+
+def comparison_html(res:dict # from `predict_patient`
+                   )->str:
+    "The scan and its mask beside the training scans' ranges, as a collapsed table ('' when there is none)."
+    rows = res.get("scan_comparison") or []
+    if not rows: return ""
+    t = pd.DataFrame(rows).reindex(columns=["source", "quantity", "value", "unit", "training", "inside"])
+    t = t.assign(inside=t.inside.map({True: "yes", False: "NO"}), value=t.value.map(_show_value))
+    t.columns = ["Image or mask", "Quantity", "This scan", "Unit", "Training scans (range)", "Inside the allowed range"]
+    return f"<details><summary>This scan beside the training scans ({len(t)} quantities)</summary>{html_table(t, index=False)}</details>"
+
 def prediction_html(res:dict, cutoff, fig:plt.Figure, run_dir)->str:
-    "A one-page HTML: the overlay (PNG inline), the probabilities table and the training cut-off; no code."
+    "A one-page HTML: any warning first, the probability with its CI, the overlay (PNG inline), the table, the comparison; no code."
     with tempfile.TemporaryDirectory() as d:  # the figure travels inside the page
         fig.savefig(Path(d)/"overlay.png", format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
         img = image_tag(Path(d)/"overlay.png", "SIJ mask overlay")
     cfg = load_json(Path(run_dir)/"config.json")
-    table = probability_table(res).assign(probability=lambda d: d.probability.map("{:.4f}".format)).pipe(html_table, index=False)
+    table = (probability_table(res).assign(probability=lambda d: d.probability.map("{:.4f}".format))
+             .rename(columns=str.capitalize).pipe(html_table, index=False))
     cut = "none (the training scores did not separate)" if cutoff is None else f"{cutoff:.4f}"
     call = "" if cutoff is None else f" ({'at or above' if res['combined'] >= cutoff else 'below'} the cut-off)"
     imputed = f"<p>Imputed as in training (not given): {esc(', '.join(res['imputed']))}.</p>" if res["imputed"] else ""
-    return html_page("sacroiliitis-dlr prediction", f"""<h1>Prediction for one patient</h1>
-<p>Combined-model probability of axSpA-related sacroiliitis: <b>{res['combined']:.4f}</b>{call}.
+    value = (f"<span class='unreliable'>{res['combined']:.4f}</span>, {esc(combined_ci_text(res))} [{esc(UNRELIABLE)}]"
+             if res.get("unlike_training") else f"<b>{res['combined']:.4f}</b>, {esc(combined_ci_text(res))}{call}")
+    return html_page("sacroiliitis-dlr prediction", f"""<h1>Prediction for one patient</h1>{unlike_training_html(res)}
+<p>Combined-model probability of axSpA-related sacroiliitis: {value}.
 Cut-off chosen on the training cohort (Youden): {cut}.</p>
 {img}
-<h2>Probabilities</h2>{table}{imputed}
+<h2>Probabilities</h2>{table}{imputed}{comparison_html(res)}
 <p>Model: run folder of profile {esc(cfg.get('profile', {}).get('name', '?'))}, seed {esc(cfg.get('seed', '?'))}.
-A research model; not a diagnosis.</p>""")
+A research model; not a diagnosis.</p>""", css=PAGE_CSS + _WARN_CSS)
 
 # %% ../nbs/35_predict.ipynb #d44eab7f
 PREDICTION_MARKER = "prediction.json"  # what every folder `predict` writes holds: the one kind it may replace
@@ -251,28 +315,97 @@ def check_output_folder(out,             # the folder `predict` is asked to writ
     return check_replace_target(out, PREDICTION_MARKER, "a prediction")
 
 # %% ../nbs/35_predict.ipynb #45a67394
-def predict_new_patient(run_dir,          # a finished run folder (the model bundle; the cohort is not needed)
-                        images:dict,      # {modality: NIfTI path}
-                        clinical:dict,    # {clinical column: value}; columns left out are imputed as in training
-                        out=None,         # folder to write mask.nii.gz, prediction.json and prediction.html (None: nothing written)
-                        force:bool=False  # replace an existing `out`
-                       )->dict:
-    "The combined probability of one new patient with its parts and the training cut-off; the mask on the first image's grid."
-    run_dir = Path(run_dir)
-    paths, clin = check_inputs(run_dir, images, clinical)
-    verify_bundle(run_dir)
-    check_output_folder(out, force)
+def predict_files(run_dir,       # a finished run folder, its manifest verified
+                  paths:dict,    # {modality: NIfTI path}, checked (`check_inputs`), in the run's modality order
+                  clinical:dict  # {clinical column: value}, checked
+                 )->tuple:
+    "`(result, harmonised images, harmonised mask)`: `predict_patient`, the cut-off, the mask on the first image's grid, the comparison with the training scans."
     imgs = load_patient_files(run_dir, paths)
     first = next(iter(paths.values()))
     shape, affine = ras_grid(first)  # segmented once, as the pipeline did: on the native grid, read back for the crop
     mask, native = segment_patient(run_dir, imgs, grid=(shape, affine))
-    res = predict_patient(run_dir, imgs, clin, mask=mask)
-    res.update(cutoff=run_cutoff(run_dir), mask=mask_to_native(native, affine, first))
-    if out is not None:
-        fig = plot_prediction_overlay(imgs, mask, list(paths))
+    res = predict_patient(run_dir, imgs, clinical, mask=mask)
+    shift = check_new_patient(run_dir, paths, native, affine).as_json()
+    res.update(cutoff=run_cutoff(run_dir), mask=mask_to_native(native, affine, first),
+               unlike_training=shift["differences"], scan_comparison=shift["table"])
+    return res, imgs, mask
+
+# %% ../nbs/35_predict.ipynb #35191407
+def seg_description(res:dict # from `predict_files`
+                   )->str:
+    "What the DICOM SEG says of its segment: an automatic research mask, or the warning naming what is unlike the training scans."
+    unlike = res.get("unlike_training") or []
+    if not unlike: return "Automatic sacroiliac-joint mask (sacroiliitis-dlr); research use only, not for diagnosis"
+    return f"WARNING {UNRELIABLE}: " + "; ".join(unlike)
+
+def result_lines(res:dict # from `predict_files`
+                )->list:
+    "The lines the result picture (the Secondary Capture) carries: warnings first, the probability with its CI and the cut-off."
+    unlike, cut = res.get("unlike_training") or [], res.get("cutoff")
+    lines = ([f"WARNING - {UNRELIABLE}:", *[f"- {d}" for d in unlike], ""] if unlike else [])
+    lines += [f"Combined-model probability: {res['combined']:.3f}" + (" (NOT RELIABLE)" if unlike else ""), combined_ci_text(res)]
+    lines += ["No training cut-off" if cut is None else f"Training cut-off {cut:.3f}: {'at or above' if res['combined'] >= cut else 'below'}"]
+    return lines + [f"DLR signature {res['dlr_signature']:.3f}; clinical model {res['clinical']:.3f}"]
+
+# %% ../nbs/35_predict.ipynb #0c4518f2
+def write_dicom_results(folder,        # the prediction's (temporary) folder
+                        res:dict,      # from `predict_files`
+                        fig:plt.Figure,# the overlay (`plot_prediction_overlay`)
+                        study,         # the `dicom.StudyImages` the patient's NIfTI files came from
+                        modality:str   # the run's first modality: the series whose grid the mask is on
+                       )->None:
+    "seg.dcm (the SIJ mask as a DICOM SEG) and result_sc.dcm (the result as a Secondary Capture), in the source's study."
+    from sacroiliitis_dlr.pacs import result_figure, write_result_capture, write_seg  # highdicom: only on this path
+    source = study.series[modality]
+    write_seg(res["mask"], source, Path(folder)/"seg.dcm", description=seg_description(res))
+    picture = result_figure("Sacroiliitis (sacroiliitis-dlr)", result_lines(res), fig)
+    write_result_capture(picture, source, Path(folder)/"result_sc.dcm", title="sacroiliitis-dlr result")
+
+def write_prediction(out,             # the folder to write (checked by `check_output_folder`)
+                     force:bool,      # replace an earlier prediction there
+                     res:dict,        # from `predict_files`
+                     imgs,            # the harmonised `data.PatientImages`
+                     mask:np.ndarray, # its SIJ mask (harmonised grid)
+                     run_dir,         # the run folder (its modalities and profile)
+                     study=None       # the `dicom.StudyImages` on the DICOM path
+                    )->Path:
+    "`out`, written atomically: mask.nii.gz, prediction.json, prediction.html and, from a DICOM study, seg.dcm and result_sc.dcm."
+    modalities = list(run_modalities(run_dir))
+    fig = plot_prediction_overlay(imgs, mask, modalities)
+    try:
         with atomic_dir(out, force) as tmp:
             nib.save(res["mask"], str(tmp/"mask.nii.gz"))
             save_json(tmp/"prediction.json", {k: v for k, v in res.items() if k != "mask"})
             atomic_write(tmp/"prediction.html", prediction_html(res, res["cutoff"], fig, run_dir))
-        plt.close(fig)
+            if study is not None: write_dicom_results(tmp, res, fig, study, modalities[0])
+    finally: plt.close(fig)
+    return Path(out)
+
+# %% ../nbs/35_predict.ipynb #33ae0b5d
+def predict_new_patient(run_dir,          # a finished run folder (the model bundle; the cohort is not needed)
+                        images:dict,      # {modality: NIfTI path}; empty with `dicom`
+                        clinical:dict,    # {clinical column: value}; columns left out are imputed as in training
+                        out=None,         # folder to write mask.nii.gz, prediction.json and prediction.html (None: nothing written)
+                        force:bool=False, # replace an existing `out`
+                        *,
+                        dicom=None,       # one patient's DICOM study folder instead of `images` (then `out` also gets seg.dcm, result_sc.dcm)
+                        rules=None        # series-to-modality rules for `dicom` (`dicom.read_rules`; default: `import-dicom`'s)
+                       )->dict:
+    "The combined probability of one new patient with its parts, CI and cut-off, the mask on the first image's grid, and any warning."
+    run_dir = Path(run_dir)
+    if dicom is None: return _predict_checked(run_dir, images, clinical, out, force)
+    if images: raise PredictError(["--image and --dicom: give the images one way, not both"])
+    check_output_folder(out, force)  # before anything is converted
+    with tempfile.TemporaryDirectory(prefix="sacroiliitis-dlr-study-") as work:  # the study's NIfTI files live only here
+        study = study_images(dicom, work, rules=rules)
+        res = _predict_checked(run_dir, study.paths, clinical, out, force, study)
+    return dict(res, source_series={m: len(f) for m, f in study.series.items()})
+
+def _predict_checked(run_dir, images, clinical, out, force, study=None)->dict:
+    "Check the inputs, the bundle and `out`, predict, and write `out`."
+    paths, clin = check_inputs(run_dir, images, clinical)
+    verify_bundle(run_dir)
+    check_output_folder(out, force)
+    res, imgs, mask = predict_files(run_dir, paths, clin)
+    if out is not None: write_prediction(out, force, res, imgs, mask, run_dir, study)
     return res
