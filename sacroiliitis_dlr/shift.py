@@ -1,4 +1,4 @@
-"""Out-of-distribution checks for one new patient: the scan against the training scans' fingerprint (voxel size, orientation, field of view, intensity), the predicted mask against the training masks' anatomy (volume, two joints, their positions); plain sentences and a table.
+"""Out-of-distribution checks for one new patient: the scan against the training scans' fingerprint (voxel size, slice plane, field of view, intensity), the predicted mask against the training masks' anatomy (volume, two joints, their positions); plain sentences and a table.
 
 Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/shift.html.md"""
 
@@ -219,17 +219,14 @@ def scan_table(envelope:TrainingEnvelope, # from `training_envelope`
                *,
                tolerance:ShiftTolerance=TOLERANCE
               )->pd.DataFrame:
-    "One row per modality and quantity (orientation first): the scan's value, the training range, inside or not."
+    "One row per modality and quantity (slice plane first): the scan's value, the training range, inside or not."
     rows = []
     for mod, path in images.items():
         if mod not in envelope.scan: continue
         fp = image_fingerprint(path)
-        seen = envelope.orientations.get(mod, ())
         planes = envelope.planes.get(mod, ())
-        rows += [dict(source=mod, quantity="orientation", value=fp["axcodes"], unit="", training=", ".join(seen),
-                      kind="orientation", inside=fp["axcodes"] in seen),
-                 dict(source=mod, quantity="slice plane", value=slice_plane(fp), unit="", training=", ".join(planes),
-                      kind="plane", inside=slice_plane(fp) in planes)]
+        rows.append(dict(source=mod, quantity="slice plane", value=slice_plane(fp), unit="", training=", ".join(planes),
+                         kind="plane", inside=slice_plane(fp) in planes))
         kinds = {q: k for q, _, k in SCAN_QUANTITIES}
         rows += [compare_row(mod, q, u, kinds[q], v, envelope.scan[mod][q], tolerance)
                  for (q, u, _), v in zip(SCAN_QUANTITIES, scan_quantities(fp).values())]
@@ -240,9 +237,6 @@ def difference_sentence(row:dict # a row of `scan_table` / `mask_table` that is 
                        )->str|None:
     "The plain sentence naming what differs: modality (or mask), quantity, the value and the training range."
     src, q, v, unit, kind = row["source"], row["quantity"], row["value"], row["unit"], row["kind"]
-    if kind == "orientation":
-        return (f"{src}: orientation {v} is none of the training scans' ({row['training']}); harmonisation reorients it to RAS, "
-                "but no training scan was stored this way")
     if kind == "plane": return f"{src}: {v} slices, the training scans had {row['training']} slices"
     if kind == "two_share": return f"mask: not two joints: its two largest parts hold {v:.0%} of it (at least {row['allowed_min']:.0%} expected)"
     if kind == "one_side":
