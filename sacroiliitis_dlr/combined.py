@@ -12,12 +12,12 @@ from pathlib import Path
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['UPDATE_FILE', 'ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical', 'fit_logit',
-           'odds_ratio_table', 'covariance_table', 'univariable_table', 'backward_aic', 'ClinicalSelection',
-           'select_clinical_factors', 'predict_logit', 'linear_predictor_ci', 'NomogramScales', 'nomogram_scales',
-           'nomogram_points', 'points_to_prob', 'plot_nomogram', 'CombinedFit', 'fit_combined', 'run_combined_stage',
-           'read_coefficients', 'read_covariance', 'read_clinical_models', 'clinical_design', 'covariance_path',
-           'apply_clinical_models', 'read_update']
+__all__ = ['OPTIMISM_INDEXES', 'UPDATE_FILE', 'ClinicalError', 'clinical_frame', 'fit_clinical_encoder', 'encode_clinical',
+           'fit_logit', 'odds_ratio_table', 'covariance_table', 'univariable_table', 'backward_aic',
+           'ClinicalSelection', 'select_clinical_factors', 'predict_logit', 'linear_predictor_ci', 'NomogramScales',
+           'nomogram_scales', 'nomogram_points', 'points_to_prob', 'plot_nomogram', 'selection_refit', 'optimism_table',
+           'CombinedFit', 'fit_combined', 'run_combined_stage', 'read_coefficients', 'read_covariance',
+           'read_clinical_models', 'clinical_design', 'covariance_path', 'apply_clinical_models', 'read_update']
 
 # %% ../nbs/13_combined.ipynb #bc0962c0
 import numpy as np
@@ -33,7 +33,7 @@ from .core import SacroiliitisError, atomic_dir, get_profile, load_json, read_ru
 from .data import CLINICAL_LABELS, CLINICAL_RANGES, read_split  # the one split reader; the documented clinical columns, with their labels
 from .evaluation import ModelComparison, compare_models  # the comparison's statistics have one home
 from .evaluation import read_prediction_tables
-from .metrics import MetricsError, auc_ci
+from .metrics import MetricsError, auc_ci, bootstrap_indices, bootstrap_optimism, logistic_refit
 from .plots import plot_calibration, plot_decision_curve, plot_forest, plot_roc, save_figure
 from .stacking import (StackingError, meta_features, prob_logit,
                                        read_base_predictions)
@@ -295,6 +295,44 @@ def plot_nomogram(scales,             # from `nomogram_scales`
     fig.tight_layout()
     return fig
 
+# %% ../nbs/13_combined.ipynb #a3c20e02
+def selection_refit(p_enter:float=0.05,     # univariable p-value to enter the selection (the stage's `clinical_p`)
+                    *,
+                    signature:bool=False     # the combined model: the DLR signature's logit besides the selected factors
+                   ):
+    "A `metrics.bootstrap_optimism` refit: `select_clinical_factors` on the sample, then a logistic fit on what it selects."
+    def refit(X, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # separation in a small resample: its fit fails and the replicate is left out
+            try: chosen = select_clinical_factors(X.drop(columns="dlr_signature"), y, p_enter).selected
+            except (KeyError, IndexError) as e: raise MetricsError(f"no clinical factor could be selected ({e})") from None
+            terms = (["dlr_signature"] if signature else []) + chosen
+            lp = logistic_refit(X[terms], y)
+        return lambda Xn: lp(Xn[terms])
+    return refit
+
+# %% ../nbs/13_combined.ipynb #a3c20e04
+OPTIMISM_INDEXES = {"AUC": "AUC", "Dxy": "Dxy", "R2": "R2", "Intercept": "intercept", "Slope": "slope", "B": "Brier",
+                    "Emax": "Emax", "D": "D", "U": "U", "Q": "Q", "g": "g", "gp": "gp"}  # rms's name -> optimism.csv's
+
+def optimism_table(X:pd.DataFrame, # training design: `dlr_signature` (its logit) and the encoded clinical factors
+                   y,              # 0/1 training labels
+                   *,
+                   p_enter:float=0.05, # entry p-value of the clinical selection
+                   B:int=200,      # bootstrap resamples
+                   seed:int=0      # seed of the resamples (the run's)
+                  )->pd.DataFrame:
+    "Harrell's bootstrap optimism of the clinical and combined models: model, index, apparent, training, test, optimism, corrected, B, n_failed."
+    rows, idx = [], bootstrap_indices(len(X), B, seed)  # one set of resamples for both models
+    for model, sig in (("clinical", False), ("combined", True)):
+        res = bootstrap_optimism(X, y, refit=selection_refit(p_enter, signature=sig), indices=idx)
+        t = res.table.loc[list(OPTIMISM_INDEXES)].rename(columns={"index.orig": "apparent", "index.corrected": "corrected"})
+        t.loc["Emax", ["apparent", "training", "test", "optimism"]] = np.nan  # rms: a corrected value only
+        rows.append(t[["apparent", "training", "test", "optimism", "corrected"]].rename(index=OPTIMISM_INDEXES)
+                    .rename_axis("index").reset_index().assign(B=res.B, n_failed=res.n_failed))
+        rows[-1].insert(0, "model", model)
+    return pd.concat(rows, ignore_index=True)
+
 # %% ../nbs/13_combined.ipynb #4eb1b9a6
 def _best_base_model(run_dir, split, y_train):
     "The base model with the highest out-of-fold training AUC, its scores on both cohorts, and every AUC."
@@ -385,7 +423,7 @@ def _safe_figures(fit, folder):
 # %% ../nbs/13_combined.ipynb #51d7d5c6
 _BEST_RULE = "highest out-of-fold AUC on the training cohort"
 
-def _write_combined(tmp, fit, cmp, p_enter):
+def _write_combined(tmp, fit, cmp, p_enter, optimism):
     "Every table, JSON and figure of `combined/` into the stage's temporary folder."
     sel = fit.selection
     save_json(tmp/"encoder.json", fit.encoder)
@@ -404,6 +442,7 @@ def _write_combined(tmp, fit, cmp, p_enter):
     cmp.metrics.to_csv(tmp/"metrics.csv", index=False)
     cmp.delong.to_csv(tmp/"comparisons.csv", index=False)
     save_json(tmp/"nri_idi.json", cmp.nri_idi)
+    optimism.to_csv(tmp/"optimism.csv", index=False)
     cmp.decision.to_csv(tmp/"decision_curve.csv", index=False)
     _safe_figures(fit, tmp)
     auc = cmp.metrics[cmp.metrics.cohort == "test"].set_index("model").auc
@@ -415,15 +454,17 @@ def run_combined_stage(run_dir,          # the run folder
                        cohort=None,      # the cohort (its manifest holds the clinical columns)
                        *,
                        profile,          # a `Profile` or its name; None (`stage_function`): the run's own
+                       seed:int=0,       # the run's seed: the bootstrap resamples of `optimism.csv`
                        force:bool=False, # replace an existing combined/ folder
                        quiet:bool=False
                       )->Path:
-    "Clinical selection, clinical and combined models, nomogram and test-cohort comparisons; writes `run_dir/combined`."
+    "Clinical selection, clinical and combined models, bootstrap optimism, nomogram and test-cohort comparisons; writes `run_dir/combined`."
     run_dir = Path(run_dir); out = run_dir/"combined"; cfg = profile.combined
     with threadpool_limits(1):  # small matrices: extra BLAS threads only spin on a shared machine
         fit = fit_combined(run_dir, cohort, cfg.clinical_p)
         cmp = compare_models(fit.y["train"], fit.y["test"], fit.scores["train"], fit.scores["test"])
-    with atomic_dir(out, force) as tmp: _write_combined(tmp, fit, cmp, cfg.clinical_p)
+        opt = optimism_table(fit.X["train"], fit.y["train"], p_enter=cfg.clinical_p, B=cfg.n_boot, seed=seed)
+    with atomic_dir(out, force) as tmp: _write_combined(tmp, fit, cmp, cfg.clinical_p, opt)
     if not quiet: print(cmp.metrics[cmp.metrics.cohort == "test"][["model", "auc", "auc_lo", "auc_hi", "accuracy"]].round(3).to_string(index=False))
     return out
 

@@ -99,8 +99,9 @@ class StackingConfig:
 
 @dataclass(frozen=True)
 class CombinedConfig:
-    "Clinical factor selection of the combined (DLR signature + clinical) model."
+    "Clinical factor selection of the combined (DLR signature + clinical) model, and its bootstrap validation."
     clinical_p: float = 0.05  # univariable p-value for a clinical factor to enter the multivariable selection
+    n_boot: int = 200         # bootstrap resamples of Harrell's optimism correction (`combined/optimism.csv`)
 
 FAMILIES = ("statistics", "intensity_histogram", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm")  # MIRP's
 
@@ -145,6 +146,7 @@ def _make_profiles():
         roi=ROIConfig(size=(24, 8, 24)),
         classification=ClassificationConfig(width_scale=0.0625, epochs=1, batch_size=8, n_gradcam=2, n_jobs=1),
         stacking=StackingConfig(cv_folds=3, n_trees=50),
+        combined=CombinedConfig(n_boot=20),  # optimism correction: a tenth of the resamples, enough to run every line
         radiomics=RadiomicsConfig(families=("statistics", "intensity_histogram", "glcm")),  # a third of the time
         reports=ReportConfig(dpi=100))  # a quick look, not print
     paper = Profile("paper", cohort=CohortConfig(target_spacing_mm="auto"),
@@ -206,6 +208,7 @@ def _upgrade_profile(d:dict)->dict:
     # radiomics and reports joined the profile in issue 26: before, they were chosen by the built-in profile's name
     same = PROFILES.get(d.get("name"), Profile(str(d.get("name"))))
     for section in ("radiomics", "reports"): d.setdefault(section, to_dict(getattr(same, section)))
+    d.setdefault("combined", {}).setdefault("n_boot", same.combined.n_boot)  # issue 32: the built-in profile's count
     return d
 
 def profile_to_json(profile:Profile)->str:

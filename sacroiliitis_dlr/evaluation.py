@@ -12,11 +12,11 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'CALIBRATION_COLUMNS', 'COMPARISON_COLUMNS',
-           'SCANNER_COLUMNS', 'EvaluationError', 'prediction_problems', 'read_prediction_tables', 'load_predictions',
-           'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics', 'base_model_metrics', 'delong_cohort',
-           'delong_table', 'calibration_row', 'calibration_table', 'reclassification', 'decision_curves',
-           'ModelComparison', 'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling',
-           'oracle_gap_table', 'oracle_gaps', 'scanner_metrics', 'run_summary_stage']
+           'SCANNER_COLUMNS', 'OPTIMISM_COLUMNS', 'EvaluationError', 'prediction_problems', 'read_prediction_tables',
+           'load_predictions', 'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics', 'base_model_metrics',
+           'delong_cohort', 'delong_table', 'calibration_row', 'calibration_table', 'reclassification',
+           'decision_curves', 'ModelComparison', 'comparison_metrics', 'compare_models', 'oracle_table',
+           'oracle_ceiling', 'oracle_gap_table', 'oracle_gaps', 'scanner_metrics', 'read_optimism', 'run_summary_stage']
 
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
@@ -382,6 +382,21 @@ def scanner_metrics(preds:pd.DataFrame,   # long: patient_id, model, split, labe
         if g.scanner.nunique() > 1: rows.append(_scanner_row(model, "all", g, c, alpha))
     return pd.DataFrame(rows).reindex(columns=SCANNER_COLUMNS)
 
+# %% ../nbs/22_evaluation.ipynb #b32d0e02
+OPTIMISM_COLUMNS = ("model", "index", "apparent", "optimism", "corrected", "B", "n_failed")  # what readers rely on
+
+def read_optimism(run_dir # a run folder
+                 )->pd.DataFrame|None:
+    "The combined stage's `combined/optimism.csv` (bootstrap optimism correction), checked; None for a run made before it."
+    f = Path(run_dir)/"combined"/"optimism.csv"
+    if not f.exists(): return None
+    try: t = pd.read_csv(f, float_precision="round_trip")  # the numbers as written
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise EvaluationError(f"{f} is not a readable CSV table ({str(e).strip()[:200]}): rerun the combined stage") from None
+    missing = [c for c in OPTIMISM_COLUMNS if c not in t.columns]
+    if missing: raise EvaluationError(f"{f} lacks column(s) {missing}: rerun the combined stage (run --force --stages combined)")
+    return t
+
 # %% ../nbs/22_evaluation.ipynb #875f1116
 def _summary_tables(run_dir)->dict:
     "file name -> table of the summary stage (the oracle tables only for a cohort that has `oracle.csv`)."
@@ -392,6 +407,8 @@ def _summary_tables(run_dir)->dict:
             "models.csv": model_registry(run_dir)}
     orc = oracle_table(run_dir)
     if orc is not None: tabs.update({"oracle.csv": orc, "oracle_gaps.csv": oracle_gaps(run_dir, preds, registry=tabs["models.csv"])})
+    opt = read_optimism(run_dir)
+    if opt is not None: tabs["optimism.csv"] = opt  # issue 32
     return tabs
 
 @stage_function("summary")
@@ -399,7 +416,7 @@ def run_summary_stage(run_dir,          # the run folder (labels come from cohor
                       *,
                       force:bool=False  # replace an existing summary/ folder
                      )->Path:
-    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner, the oracle ceiling and the model registry."
+    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner, the oracle ceiling, the bootstrap optimism and the model registry."
     run_dir = Path(run_dir); out = run_dir/"summary"
     tabs = _summary_tables(run_dir)
     with atomic_dir(out, force) as tmp:
