@@ -10,16 +10,23 @@ import html, json
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TRIPOD_AI', 'CLAIM_2024', 'GUIDELINES', 'FACTS', 'checklist_items', 'fact', 'checklist_table', 'answered_fraction',
-           'checklist_markdown', 'checklist_html', 'write_checklist']
+__all__ = ['TRIPOD_AI', 'CLAIM_2024', 'GUIDELINES', 'RILEY_DEFAULT_NAGELKERKE', 'PAPER_COMBINED_AUC', 'FACTS', 'checklist_items',
+           'candidate_parameters', 'binormal_lp', 'CohortSampleSize', 'cohort_sample_size', 'development_line',
+           'validation_line', 'run_sample_size', 'fact', 'checklist_table', 'answered_fraction', 'checklist_markdown',
+           'checklist_html', 'write_checklist']
 
 # %% ../nbs/32_checklist.ipynb #dcf2875e
+import math
+from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
+from scipy.special import logit, ndtri
 from .core import atomic_write, load_json
 from .card import external_evaluations, update_name  # the bundle's evaluations at other sites (issue 27)
 from .pages import html_page  # the style every page of the package shares
 from .plots import format_ci  # '0.912 (0.871-0.953)', as every report writes it
+from .metrics import (DevelopmentSampleSize, ValidationSampleSize, check_labels,  # Riley's sample sizes (issue 32)
+                                      development_sample_size, validation_sample_size)
 
 # %% ../nbs/32_checklist.ipynb #584d458b
 TRIPOD_AI = (  # (item, section, topic, paraphrase, fact)
@@ -135,6 +142,146 @@ def checklist_items()->pd.DataFrame:
     return pd.concat([pd.DataFrame(TRIPOD_AI, columns=cols).assign(guideline="TRIPOD+AI"),
                       pd.DataFrame(CLAIM_2024, columns=cols).assign(guideline="CLAIM 2024")],
                      ignore_index=True)[["guideline", *cols]]
+
+# %% ../nbs/32_checklist.ipynb #e32a0002
+RILEY_DEFAULT_NAGELKERKE = 0.15  # Riley et al. 2020: 15% of the largest Cox-Snell R^2 when no earlier model's is known
+PAPER_COMBINED_AUC = 0.910       # the paper's combined model on its 97 test patients (Eur J Radiol 2024;172:111347)
+
+def candidate_parameters(clinical # the cohort's clinical columns (DataFrame), or a run's `combined/encoder.json` (dict)
+                        )->int:
+    "The combined model's candidate parameters: the DLR signature and each clinical term (a factor of k levels counts k-1)."
+    if isinstance(clinical, dict): return 1 + sum(len(d["terms"]) for d in clinical["columns"].values())
+    from sacroiliitis_dlr.combined import fit_clinical_encoder  # the learners' module: imported when a cohort is counted
+    seen = [c for c in clinical.columns if clinical[c].notna().any()]  # a column without a value counts one term
+    return candidate_parameters(fit_clinical_encoder(clinical[seen])) + len(clinical.columns) - len(seen)
+
+# %% ../nbs/32_checklist.ipynb #e32a0006
+def binormal_lp(cstatistic:float, # anticipated C-statistic (AUC)
+                prevalence:float  # anticipated outcome proportion
+               )->tuple:
+    "Mean and SD of a calibrated model's linear predictor whose scores are binormal, equal variances, with this C-statistic."
+    d = math.sqrt(2) * float(ndtri(cstatistic))  # the positives' score mean, in SDs of the negatives'
+    return float(logit(prevalence)) + d * d * (prevalence - 0.5), d * math.sqrt(1 + prevalence * (1 - prevalence) * d * d)
+
+# %% ../nbs/32_checklist.ipynb #e32a0009
+@dataclass(frozen=True)
+class CohortSampleSize:
+    "Riley's minimum sample sizes set against a cohort's development and test parts, each with its stated source."
+    development: DevelopmentSampleSize        # Riley et al. 2020's minimum to develop the combined model
+    n_development: int                        # patients the model is developed on
+    development_part: str                     # which patients those are
+    validation: ValidationSampleSize | None   # Riley et al. 2021's minimum to validate it, for the test set
+    n_test: int | None                        # patients of the test set (None: no test set)
+    validation_source: str                    # where the anticipated C-statistic and linear predictor came from
+
+    @property
+    def enough(self)->bool: return self.n_development >= self.development.n
+    @property
+    def verdict(self)->str: return "enough" if self.enough else "below Riley's minimum"
+    @property
+    def test_verdict(self)->str|None:
+        return None if self.validation is None else "enough" if self.n_test >= self.validation.n else "below the minimum"
+
+# %% ../nbs/32_checklist.ipynb #e32a0010
+def _corrected(optimism, index, column="corrected"):
+    "One index's value (`column`) in `combined/optimism.csv`'s combined-model rows (AUC from Dxy without an AUC row), or None."
+    if optimism is None: return None
+    t = optimism[optimism.model == "combined"] if "model" in optimism else optimism
+    t = t.set_index(t["index"].astype(str).str.lower())[column]
+    if index.lower() in t.index: return float(t[index.lower()])
+    return (float(t["dxy"]) + 1) / 2 if index == "AUC" and "dxy" in t.index else None
+
+def _development_r2(optimism, cstatistic):
+    "development_sample_size's anticipated-performance keyword and the sentence saying where it comes from."
+    r2 = _corrected(optimism, "R2")
+    if r2 is not None and 0 < r2 < 1:
+        return dict(nagrsquared=r2), f"the combined model's optimism-corrected Nagelkerke R^2 {r2:.3f} (combined/optimism.csv)"
+    if cstatistic is not None: return dict(cstatistic=cstatistic), f"a C-statistic of {cstatistic:g} given by the user"
+    return (dict(nagrsquared=RILEY_DEFAULT_NAGELKERKE), f"Riley et al. 2020's conservative default, {RILEY_DEFAULT_NAGELKERKE:.0%} "
+            "of the largest Cox-Snell R^2 at this prevalence (no earlier model's R^2 known)")
+
+def _validation_inputs(prevalence, optimism, cstatistic, lp):
+    "The anticipated C-statistic and linear predictor (mean, SD) of the test set, and the sentence saying where they come from."
+    c = _corrected(optimism, "AUC")
+    if c is not None and 0.5 < c < 1: src = f"C-statistic {c:.3f}, the combined model's optimism-corrected AUC (combined/optimism.csv)"
+    elif cstatistic is not None: c, src = cstatistic, f"C-statistic {cstatistic:g} given by the user"
+    else: c, src = PAPER_COMBINED_AUC, f"C-statistic {PAPER_COMBINED_AUC:.3f}, the paper's combined model on its test set"
+    if lp is not None:
+        m, s = float(np.mean(lp)), float(np.std(lp, ddof=1))
+        return c, m, s, src + f"; linear predictor mean {m:.2f}, SD {s:.2f}: the combined model's on the training cohort"
+    m, s = binormal_lp(c, prevalence)
+    return c, m, s, src + f"; linear predictor mean {m:.2f}, SD {s:.2f}: a calibrated model's at that C-statistic (binormal scores)"
+
+# %% ../nbs/32_checklist.ipynb #e32a0011
+def cohort_sample_size(labels,               # 0/1 outcome per patient of the whole cohort
+                       parameters:int,       # candidate parameters (`candidate_parameters`)
+                       *,
+                       test_size=0.2,        # the profile's held-out fraction (None: the whole cohort develops the model)
+                       n_test:int|None=None, # the test set's size when known (a run's split); else ceil(test_size n)
+                       optimism=None,        # `combined/optimism.csv` (after a run): its corrected R^2 and AUC
+                       cstatistic=None,      # an anticipated C-statistic the user gives (an earlier model's)
+                       lp=None               # the combined model's training linear predictors (after a run)
+                      )->CohortSampleSize:
+    "Riley's minimum n to develop the combined model, and to validate it, against the cohort's two parts."
+    y = check_labels(labels, name="labels"); p = float(y.mean())
+    kw, r2_source = _development_r2(optimism, cstatistic)
+    dev = development_sample_size(parameters, p, **kw)
+    dev = replace(dev, r2_source=f"{dev.r2_source}: {r2_source}")
+    nt = 0 if not test_size else int(n_test if n_test is not None else math.ceil(test_size * len(y)))  # as data.split_cohort
+    part = f"the training part of the split at test_size {test_size:g}" if test_size else "the whole cohort"
+    val, src = None, ""
+    if nt:
+        c, m, s, src = _validation_inputs(p, optimism, cstatistic, lp)
+        val = validation_sample_size(p, c, m, s)
+    return CohortSampleSize(development=dev, n_development=len(y) - nt, development_part=part, validation=val,
+                            n_test=nt or None, validation_source=src)
+
+# %% ../nbs/32_checklist.ipynb #e32a0017
+def development_line(ss:CohortSampleSize # from `cohort_sample_size`
+                    )->str:
+    "One line: the development cohort against Riley's minimum, each criterion, events per parameter, the R^2's source."
+    d = ss.development
+    return (f"{'warning: ' if not ss.enough else ''}sample size {ss.verdict}: development cohort ({ss.development_part}) "
+            f"{ss.n_development} patients against Riley's minimum {d.n} for {d.parameters} candidate parameters at prevalence "
+            f"{d.prevalence:.2f} (shrinkage {d.n_shrinkage}, optimism {d.n_optimism}, overall risk {d.n_risk}; binding: {d.binding}); "
+            f"events per parameter {ss.n_development * d.prevalence / d.parameters:.1f} (Riley's minimum: {d.epp:.1f}); "
+            f"anticipated {d.r2_source}")
+
+def validation_line(ss:CohortSampleSize # from `cohort_sample_size`, with a test set
+                   )->str:
+    "One line: the test set against the minimum for validating the model (Riley et al. 2021), with its inputs' source."
+    v = ss.validation
+    return (f"test set {ss.n_test} patients against the minimum {v.n} for validating the model (O/E {v.n_oe}, calibration slope "
+            f"{v.n_slope}, C-statistic {v.n_cstat}; binding: {v.binding}): {ss.test_verdict}; anticipated {ss.validation_source}")
+
+# %% ../nbs/32_checklist.ipynb #e32a0020
+def _lp_of(pred):
+    "The combined model's training linear predictors from `combined/predictions.csv` (probabilities clipped off 0 and 1)."
+    p = pred.query("model == 'combined' and split == 'train'").prob.clip(1e-6, 1 - 1e-6)
+    return logit(p.to_numpy()) if len(p) > 2 else None
+
+def run_sample_size(run_dir # a run folder with its cohort and combined stages
+                   )->CohortSampleSize:
+    "`cohort_sample_size` of a run: its split, the combined model's encoder, and `combined/optimism.csv` when present."
+    return _run_sample_size(_Run(run_dir))
+
+def _run_sample_size(run):
+    s = run("cohort/split.csv")
+    opt = run("combined/optimism.csv") if run.has("combined/optimism.csv") else None
+    lp = _lp_of(run("combined/predictions.csv")) if run.has("combined/predictions.csv") else None
+    nt = int((s.split == "test").sum())
+    return cohort_sample_size(s.label, candidate_parameters(run("combined/encoder.json")), test_size=nt / len(s) if nt else None,
+                              n_test=nt, optimism=opt, lp=lp)
+
+# %% ../nbs/32_checklist.ipynb #e32a0021
+def _optimism_sentence(run)->str:
+    "The combined model's bootstrap-corrected AUC and slope in a sentence (combined/optimism.csv); '' without the file."
+    if not run.has("combined/optimism.csv"): return ""
+    o = run("combined/optimism.csv")
+    auc, app, slope = _corrected(o, "AUC"), _corrected(o, "AUC", "apparent"), _corrected(o, "Slope")
+    if auc is None or slope is None: return ""
+    return (f" Harrell's bootstrap optimism correction of the combined model (combined/optimism.csv): AUC {app:.3f} apparent, "
+            f"{auc:.3f} optimism-corrected; calibration slope {slope:.3f} optimism-corrected.")
 
 # %% ../nbs/32_checklist.ipynb #fd868bdd
 class _Run:
@@ -257,15 +404,21 @@ def _predictor_definitions(run):
     return ("partial", f"Clinical predictors as coded: {kinds}; images: the modalities in cohort/validation.json. How and when "
             "they were measured, and any blinding: authors.", [])
 
-@fact("cohort/validation.json", "cohort/split.csv")
+@fact("cohort/split.csv", "combined/encoder.json")
 def _sample_size(run):
-    v, s = run("cohort/validation.json"), run("cohort/split.csv")
-    tr = s[s.split == "train"]
-    n_cand = len(v["clinical_columns"]) + 1  # the clinical columns and the DLR signature
-    events = int(min(tr.label.sum(), len(tr) - tr.label.sum()))
-    return ("partial", f"Development {_count(s, 'train')}, test {_count(s, 'test')}: all patients of the cohort; "
-            f"{events / n_cand:.1f} events (smaller class) per candidate predictor of the combined model ({n_cand}: the "
-            "clinical columns and the DLR signature) in development. No sample-size calculation was made by the run: authors.", [])
+    ss, s = _run_sample_size(run), run("cohort/split.csv")
+    d, v = ss.development, ss.validation
+    dev = (f"Development {_count(s, 'train')} against Riley et al.'s minimum sample size (BMJ 2020;368:m441; R's pmsampsize) "
+           f"of {d.n} for the combined model's {d.parameters} candidate parameters (the DLR signature and the clinical terms "
+           f"of combined/encoder.json) at prevalence {d.prevalence:.2f}: criteria shrinkage {d.n_shrinkage}, optimism "
+           f"{d.n_optimism}, overall risk {d.n_risk}, binding: {d.binding}; {ss.n_development * d.prevalence / d.parameters:.1f} "
+           f"events per parameter (Riley's minimum {d.epp:.1f}): {ss.verdict}. Anticipated {d.r2_source}.")
+    val = ("" if v is None else f" Test {_count(s, 'test')} against the minimum for validating the model (Riley et al. 2021; "
+           f"R's pmvalsampsize: O/E {v.n_oe}, calibration slope {v.n_slope}, C-statistic {v.n_cstat}; binding: {v.binding}): "
+           f"{ss.test_verdict}. Anticipated {ss.validation_source}.")
+    opt = "" if run.has("combined/optimism.csv") else " No combined/optimism.csv in the run: the default stands."
+    src = [f for f in ("combined/optimism.csv", "combined/predictions.csv") if run.has(f)]
+    return ("run", dev + val + opt + " The cohort's size itself: authors.", src)
 
 @fact("cohort/validation.json", "combined/encoder.json")
 def _missing_data(run):
@@ -335,7 +488,7 @@ def _model_building(run):
             f"meta-learners ({', '.join(st.get('learners', []))}) on the out-of-fold CNN probabilities, tuned by "
             f"{st.get('cv_folds')}-fold cross-validation; the best is the DLR signature; clinical and combined models are "
             "logistic regressions fitted on the training cohort. Internal validation: out-of-fold predictions and the "
-            "held-out test set.", [])
+            "held-out test set." + _optimism_sentence(run), [f for f in ["combined/optimism.csv"] if _optimism_sentence(run)])
 
 @fact("config.json")
 def _architecture(run):
@@ -462,7 +615,8 @@ def _explainability(run):
 def _internal_testing(run):
     m = run("summary/metrics.csv").set_index(["model", "cohort"])
     t = "; ".join(f"{c}: {format_ci(*m.loc[('combined', c), ['auc', 'auc_lo', 'auc_hi']])}" for c in ("train", "test") if ("combined", c) in m.index)
-    return ("run", f"Combined model AUC, training (out-of-fold for the CNNs) against test: {t}.", [])
+    return ("run", f"Combined model AUC, training (out-of-fold for the CNNs) against test: {t}." + _optimism_sentence(run),
+            [f for f in ["combined/optimism.csv"] if _optimism_sentence(run)])
 
 @fact()
 def _external_testing(run):

@@ -46,16 +46,25 @@ def _profile(args):
     changes = {k: v for k, v in dict(cohort__n_folds=args.n_folds, cohort__test_size=args.test_size).items() if v is not None}
     return override(get_profile(args.profile), **changes) if changes else get_profile(args.profile)
 
+def _sample_size_line(manifest, columns, test_size)->str:
+    "`validate`'s line on Riley's minimum sample size for the combined model: a warning below it, never an error."
+    from sacroiliitis_dlr.checklist import candidate_parameters, cohort_sample_size, development_line
+    from sacroiliitis_dlr.metrics import MetricsError
+    try: return development_line(cohort_sample_size(manifest.label, candidate_parameters(manifest[list(columns)]), test_size=test_size))
+    except (MetricsError, SacroiliitisError) as e: return f"warning: sample size not computed: {e}"
+
 def _cmd_validate(args):
     "Validate a cohort manifest for a run at `--profile`; a `CohortError` (non-zero exit) lists every problem."
     import pandas as pd
     from sacroiliitis_dlr.data import load_cohort
-    cohort = load_cohort(args.manifest, predictors=args.predictor, profile=_profile(args), allow_outside=args.allow_outside_paths)
+    profile = _profile(args)
+    cohort = load_cohort(args.manifest, predictors=args.predictor, profile=profile, allow_outside=args.allow_outside_paths)
     m, path = cohort.manifest, Path(args.manifest)
     ignored = [c for c in pd.read_csv(path/"manifest.csv" if path.is_dir() else path, nrows=0).columns if c not in m.columns]
     print(f"{args.manifest}: {len(m)} patients ({int(m.label.sum())} with label 1), modalities {', '.join(cohort.modalities)}; "
           f"predictors: {', '.join(cohort.clinical_columns) or 'none'}"
           + (f"; ignored columns: {', '.join(ignored)}" if ignored else "") + "; no problems found")
+    print(_sample_size_line(m, cohort.clinical_columns, profile.cohort.test_size))  # Riley's minimum (issue 32)
     return 0
 
 def _cmd_run(args):
