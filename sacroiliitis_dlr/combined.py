@@ -298,14 +298,19 @@ def plot_nomogram(scales,             # from `nomogram_scales`
 # %% ../nbs/13_combined.ipynb #a3c20e02
 def selection_refit(p_enter:float=0.05,     # univariable p-value to enter the selection (the stage's `clinical_p`)
                     *,
-                    signature:bool=False     # the combined model: the DLR signature's logit besides the selected factors
+                    signature:bool=False,    # the combined model: the DLR signature's logit besides the selected factors
+                    cache:dict|None=None     # resample's patients -> selected factors, shared by the two models' refits
                    ):
     "A `metrics.bootstrap_optimism` refit: `select_clinical_factors` on the sample, then a logistic fit on what it selects."
     def refit(X, y):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # separation in a small resample: its fit fails and the replicate is left out
-            try: chosen = select_clinical_factors(X.drop(columns="dlr_signature"), y, p_enter).selected
-            except (KeyError, IndexError) as e: raise MetricsError(f"no clinical factor could be selected ({e})") from None
+            key = tuple(X.index)  # a resample's patients (X's index is unique), in order
+            chosen = None if cache is None else cache.get(key)
+            if chosen is None:
+                try: chosen = select_clinical_factors(X.drop(columns="dlr_signature"), y, p_enter).selected
+                except (KeyError, IndexError) as e: raise MetricsError(f"no clinical factor could be selected ({e})") from None
+                if cache is not None: cache[key] = chosen
             terms = (["dlr_signature"] if signature else []) + chosen
             lp = logistic_refit(X[terms], y)
         return lambda Xn: lp(Xn[terms])
@@ -324,8 +329,9 @@ def optimism_table(X:pd.DataFrame, # training design: `dlr_signature` (its logit
                   )->pd.DataFrame:
     "Harrell's bootstrap optimism of the clinical and combined models: model, index, apparent, training, test, optimism, corrected, B, n_failed."
     rows, idx = [], bootstrap_indices(len(X), B, seed)  # one set of resamples for both models
+    cache = {} if X.index.is_unique else None  # so each resample's selection is made once, not once per model
     for model, sig in (("clinical", False), ("combined", True)):
-        res = bootstrap_optimism(X, y, refit=selection_refit(p_enter, signature=sig), indices=idx)
+        res = bootstrap_optimism(X, y, refit=selection_refit(p_enter, signature=sig, cache=cache), indices=idx)
         t = res.table.loc[list(OPTIMISM_INDEXES)].rename(columns={"index.orig": "apparent", "index.corrected": "corrected"})
         t.loc["Emax", ["apparent", "training", "test", "optimism"]] = np.nan  # rms: a corrected value only
         rows.append(t[["apparent", "training", "test", "optimism", "corrected"]].rename(index=OPTIMISM_INDEXES)
