@@ -36,7 +36,7 @@ from .stacking import dlr_signature_probabilities
 from .combined import UPDATE_FILE, clinical_design, covariance_path, predict_logit, read_clinical_models, read_update
 from .metrics import auc_ci, binary_metrics, calibration_band, calibration_summary, youden_cutoff
 from .evaluation import decision_curves, oracle_gap_table, scanner_metrics
-from .plots import OKABE_ITO, format_ci, plot_calibration, plot_decision_curve, plot_roc, save_figure
+from .plots import format_ci, plot_calibration, plot_decision_curve, plot_roc, save_figure
 from .pages import esc, html_page, html_table, image_tag
 from .updating import UPDATE_LABELS, UPDATE_METHODS, closed_testing, update_optimism
 
@@ -238,11 +238,9 @@ def site_figures(preds:pd.DataFrame,  # long: patient_id, model, label, prob (fi
     y = preds.drop_duplicates("patient_id").set_index("patient_id").label.loc[wide.index].values
     probs = {_label(m): wide[m].values for m in models if m in wide}
     figs = dict(roc=plot_roc(y, probs, title="ROC curves, external cohort"),
-                calibration=plot_calibration(y, probs, title="Calibration, external cohort"),
+                calibration=plot_calibration(y, probs, title="Calibration, external cohort",
+                                             bands=None if band is None else {_label(models[0]): band}),
                 decision=plot_decision_curve(y, probs, title="Decision curves, external cohort"))
-    if band is not None:
-        figs["calibration"].axes[0].fill_between(band.grid, band.lower, band.upper, color=OKABE_ITO[0], alpha=0.18, lw=0,
-                                                 label=f"{_label(models[0])}: {100*(1 - band.alpha):.0f}% bootstrap band")
     out = {}
     for name, fig in figs.items():
         out[name] = save_figure(fig, folder/name, formats=("png",), dpi=dpi)[0]

@@ -21,6 +21,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, NullFormatter
 from sklearn.metrics import roc_curve
 from statsmodels.nonparametric.smoothers_lowess import lowess
@@ -110,9 +111,10 @@ def plot_calibration(y,                          # 0/1 outcome per patient
                      n_bins=10,                  # quantile bins for the points
                      axes=None,                  # (curve axes, histogram axes) to draw on (default: a new figure)
                      title="Calibration curves", # title of the curve panel
-                     frac=2/3                    # LOWESS span
+                     frac=2/3,                   # LOWESS span
+                     bands:dict|None=None        # model name -> `metrics.CalibrationBand`, drawn shaded around its curve
                     ):
-    "Calibration curves (binned points with Wilson CIs, LOWESS line) over a histogram of predictions; returns the figure."
+    "Calibration curves (binned points with Wilson CIs, LOWESS line, optional pointwise band) over a histogram of predictions; returns the figure."
     if not isinstance(probs, dict) or not probs: raise MetricsError("probs must be a non-empty dict name -> probability")
     yy = check_labels(y)
     with plt.rc_context(PRINT_STYLE):
@@ -130,6 +132,9 @@ def plot_calibration(y,                          # 0/1 outcome per patient
             sm_ = lowess(yy, p, frac=frac, it=0, return_sorted=True)
             ax.plot(sm_[:, 0], sm_[:, 1], color=c)
             handles.append(Line2D([], [], color=c, marker="o", ms=3, label=name))
+            if name in (bands or {}):
+                b = bands[name]; ax.fill_between(b.grid, b.lower, b.upper, color=c, alpha=0.18, lw=0)
+                handles.append(Patch(color=c, alpha=0.18, label=f"{name}: {100*(1 - b.alpha):.0f}% bootstrap band"))
             h1, _ = np.histogram(p[yy == 1], bins); h0, _ = np.histogram(p[yy == 0], bins)
             hax.stairs(h1, bins, color=c, lw=0.9); hax.stairs(-h0, bins, color=c, lw=0.9)
         hax.axhline(0, color="0.3", lw=0.5)

@@ -46,3 +46,9 @@ def test_summary_passes_it_on_and_the_report_shows_it(run):
     assert "Combined: optimism-corrected" in text and "Calibration slope" in text
     assert (f"The combined model's optimism-corrected AUC is {c.corrected['AUC']:.3f}" in text
             and f"optimism-corrected calibration slope is {c.corrected['slope']:.3f}" in text)
+    # with the sample-size verdict computed from the run itself (Riley et al. 2020 / 2021)
+    from sacroiliitis_dlr.checklist import run_sample_size
+    ss = run_sample_size(out)
+    assert f"Sample size: development {ss.verdict}; test set {ss.test_verdict}." in text
+    assert f"against Riley's minimum {ss.development.n} for {ss.development.parameters} candidate parameters" in text
+    assert "pointwise 95% bootstrap percentile band" in text  # the combined model's calibration curve, with its uncertainty
