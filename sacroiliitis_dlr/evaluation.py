@@ -12,18 +12,20 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'CALIBRATION_COLUMNS', 'COMPARISON_COLUMNS',
-           'SCANNER_COLUMNS', 'OPTIMISM_COLUMNS', 'EvaluationError', 'prediction_problems', 'read_prediction_tables',
-           'load_predictions', 'scores_frame', 'train_cutoff', 'cohort_metrics', 'model_metrics', 'base_model_metrics',
-           'delong_cohort', 'delong_table', 'calibration_row', 'calibration_table', 'reclassification',
-           'decision_curves', 'ModelComparison', 'comparison_metrics', 'compare_models', 'oracle_table',
-           'oracle_ceiling', 'oracle_gap_table', 'oracle_gaps', 'scanner_metrics', 'read_optimism', 'run_summary_stage']
+           'SCANNER_COLUMNS', 'OPTIMISM_COLUMNS', 'BAND_COLUMNS', 'EvaluationError', 'prediction_problems',
+           'read_prediction_tables', 'load_predictions', 'scores_frame', 'train_cutoff', 'cohort_metrics',
+           'model_metrics', 'base_model_metrics', 'delong_cohort', 'delong_table', 'calibration_row',
+           'calibration_table', 'reclassification', 'decision_curves', 'ModelComparison', 'comparison_metrics',
+           'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gap_table', 'oracle_gaps', 'scanner_metrics',
+           'read_optimism', 'calibration_bands', 'read_calibration_band', 'run_summary_stage']
 
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
 import pandas as pd
 from .core import stage_function, SacroiliitisError, FINAL_MODELS, ModelSpec, atomic_dir, load_json, model_registry, model_spec, model_specs
 from .data import read_split  # the one reader of a run's split
-from .metrics import (MetricsError, auc_ci, binary_metrics, calibration_summary, delong_matrix, delong_test,
+from .metrics import (MetricsError, CalibrationBand, auc_ci, binary_metrics, calibration_band, calibration_summary,
+                      delong_matrix, delong_test,
                       hosmer_lemeshow, net_benefit, nri_idi, wilson_ci, youden_cutoff)
 
 # %% ../nbs/22_evaluation.ipynb #20e66c82
@@ -397,14 +399,54 @@ def read_optimism(run_dir # a run folder
     if missing: raise EvaluationError(f"{f} lacks column(s) {missing}: rerun the combined stage (run --force --stages combined)")
     return t
 
+# %% ../nbs/22_evaluation.ipynb #d0f93b99
+BAND_COLUMNS = ("model", "cohort", "predicted", "observed", "lower", "upper", "n_boot", "alpha", "frac")  # summary/calibration_band.csv
+
+def calibration_bands(preds:pd.DataFrame, # long: model, split, label, prob
+                      *,
+                      models=FINAL_MODELS,  # the models whose bands are computed (those present)
+                      cohort:str="test",    # the cohort (`split` value)
+                      n_boot:int=200,       # bootstrap resamples per model
+                      seed:int=0            # the run's seed: the same resamples for every model
+                     )->pd.DataFrame:
+    "`metrics.calibration_band` of each of `models` on `cohort`, one row per grid point (`BAND_COLUMNS`)."
+    rows = []
+    for m in [m for m in models if m in set(preds.model)]:
+        g = preds[(preds.model == m) & (preds.split == cohort)]
+        if g.label.nunique() < 2: continue  # no curve without both outcomes
+        b = calibration_band(g.label.values, g.prob.values, n_boot=n_boot, seed=seed)
+        rows.append(b.frame().assign(model=m, cohort=cohort, n_boot=b.n_boot, alpha=b.alpha, frac=b.frac))
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()).reindex(columns=list(BAND_COLUMNS))
+
+def read_calibration_band(run_dir,              # a run folder
+                          model:str="combined", # the model
+                          cohort:str="test"     # the cohort
+                         )->CalibrationBand|None:
+    "The summary stage's band of `model` on `cohort` (`summary/calibration_band.csv`), checked; None for a run made before it."
+    f = Path(run_dir)/"summary"/"calibration_band.csv"
+    if not f.exists(): return None
+    try: t = pd.read_csv(f, float_precision="round_trip")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise EvaluationError(f"{f} is not a readable CSV table ({str(e).strip()[:200]}): rerun the summary stage") from None
+    missing = [c for c in BAND_COLUMNS if c not in t.columns]
+    if missing: raise EvaluationError(f"{f} lacks column(s) {missing}: rerun the summary stage (run --force --stages summary)")
+    g = t[(t.model.astype(str) == model) & (t.cohort.astype(str) == cohort)]
+    if g.empty: return None
+    num = g[["predicted", "observed", "lower", "upper", "n_boot", "alpha", "frac"]].apply(pd.to_numeric, errors="coerce")
+    if num[["predicted", "n_boot", "alpha", "frac"]].isna().any().any():
+        raise EvaluationError(f"{f}: the rows of {model} on {cohort} hold values that are not numbers: rerun the summary stage")
+    return CalibrationBand(grid=num.predicted.to_numpy(), curve=num.observed.to_numpy(), lower=num.lower.to_numpy(),
+                           upper=num.upper.to_numpy(), n_boot=int(num.n_boot.iloc[0]), alpha=float(num.alpha.iloc[0]),
+                           frac=float(num.frac.iloc[0]))
+
 # %% ../nbs/22_evaluation.ipynb #875f1116
-def _summary_tables(run_dir)->dict:
+def _summary_tables(run_dir, seed:int=0)->dict:
     "file name -> table of the summary stage (the oracle tables only for a cohort that has `oracle.csv`)."
     preds = load_predictions(run_dir)
     met, cuts = model_metrics(preds)
     tabs = {"metrics.csv": met, "by_scanner.csv": scanner_metrics(preds, read_split(run_dir), cuts),  # issue 18
             "cutoffs.csv": cuts, "delong.csv": delong_table(preds), "calibration.csv": calibration_table(preds),
-            "models.csv": model_registry(run_dir)}
+            "calibration_band.csv": calibration_bands(preds, seed=seed), "models.csv": model_registry(run_dir)}
     orc = oracle_table(run_dir)
     if orc is not None: tabs.update({"oracle.csv": orc, "oracle_gaps.csv": oracle_gaps(run_dir, preds, registry=tabs["models.csv"])})
     opt = read_optimism(run_dir)
@@ -412,13 +454,14 @@ def _summary_tables(run_dir)->dict:
     return tabs
 
 @stage_function("summary")
-def run_summary_stage(run_dir,          # the run folder (labels come from cohort/split.csv; nothing here is random)
+def run_summary_stage(run_dir,          # the run folder (labels come from cohort/split.csv)
                       *,
+                      seed:int=0,       # the run's seed: the bootstrap resamples of calibration_band.csv (nothing else here is random)
                       force:bool=False  # replace an existing summary/ folder
                      )->Path:
-    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration, the final models per scanner, the oracle ceiling, the bootstrap optimism and the model registry."
+    "Write `run_dir/summary/`: metrics, cut-offs, DeLong comparisons, calibration (with the final models' bands), the final models per scanner, the oracle ceiling, the bootstrap optimism and the model registry."
     run_dir = Path(run_dir); out = run_dir/"summary"
-    tabs = _summary_tables(run_dir)
+    tabs = _summary_tables(run_dir, seed)
     with atomic_dir(out, force) as tmp:
         for name, t in tabs.items(): t.to_csv(tmp/name, index=False)
     return out
