@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'METRIC_COLUMNS', 'CALIBRATION_COLUMNS', 'COMPARISON_COLUMNS',
-           'SCANNER_COLUMNS', 'OPTIMISM_COLUMNS', 'BAND_COLUMNS', 'EvaluationError', 'prediction_problems',
-           'read_prediction_tables', 'load_predictions', 'scores_frame', 'train_cutoff', 'cohort_metrics',
-           'model_metrics', 'base_model_metrics', 'delong_cohort', 'delong_table', 'calibration_row',
-           'calibration_table', 'reclassification', 'decision_curves', 'ModelComparison', 'comparison_metrics',
-           'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gap_table', 'oracle_gaps', 'scanner_metrics',
-           'read_optimism', 'calibration_bands', 'read_calibration_band', 'run_summary_stage']
+__all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'PROPORTIONS', 'PROPORTION_CI_COLUMNS', 'METRIC_COLUMNS',
+           'CALIBRATION_COLUMNS', 'COMPARISON_COLUMNS', 'SCANNER_COLUMNS', 'OPTIMISM_COLUMNS', 'BAND_COLUMNS',
+           'EvaluationError', 'prediction_problems', 'read_prediction_tables', 'load_predictions', 'scores_frame',
+           'train_cutoff', 'cohort_metrics', 'model_metrics', 'base_model_metrics', 'delong_cohort', 'delong_table',
+           'calibration_row', 'calibration_table', 'reclassification', 'decision_curves', 'ModelComparison',
+           'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gap_table', 'oracle_gaps',
+           'scanner_metrics', 'read_optimism', 'calibration_bands', 'read_calibration_band', 'run_summary_stage']
 
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
@@ -119,16 +119,22 @@ def train_cutoff(y_train, # 0/1 outcome of the training cohort
     except MetricsError as e: return float("nan"), f"no cut-off: {e}"  # a constant score has none
 
 # %% ../nbs/22_evaluation.ipynb #5abeb104
-METRIC_COLUMNS = ["model", "cohort", "n", "auc", "auc_lo", "auc_hi", "accuracy", "sensitivity", "specificity", "ppv", "npv"]
+PROPORTIONS = {"accuracy": "accuracy", "sensitivity": "sens", "specificity": "spec", "ppv": "ppv", "npv": "npv"}  # name -> stem of its CI columns
+PROPORTION_CI_COLUMNS = [f"{s}_{e}" for s in PROPORTIONS.values() for e in ("lo", "hi")]  # Wilson 95% limits, named as by_scanner.csv's
+METRIC_COLUMNS = (["model", "cohort", "n", "auc", "auc_lo", "auc_hi", "accuracy", "sensitivity", "specificity", "ppv", "npv"]
+                  + PROPORTION_CI_COLUMNS)  # the limits come last: readers of the first eleven are unchanged
 
 def cohort_metrics(y,      # 0/1 outcome of one cohort
                    s,      # a model's scores on it
                    cutoff  # chosen on the training cohort (NaN: none)
                   )->dict:
-    "n, AUC with DeLong's CI, and accuracy, sensitivity, specificity, PPV, NPV at `cutoff` (NaN without one)."
+    "n, AUC with DeLong's CI, and accuracy, sensitivity, specificity, PPV, NPV at `cutoff` with Wilson 95% CIs (NaN without one)."
     auc, lo, hi = auc_ci(y, s)
     bm = binary_metrics(y, s, cutoff) if np.isfinite(cutoff) else {}
-    return dict(n=len(y), auc=auc, auc_lo=lo, auc_hi=hi, **{k: float(bm.get(k, np.nan)) for k in METRIC_COLUMNS[6:]})
+    ci = {f"{stem}_{e}": float(v) for k, stem in PROPORTIONS.items()
+          for e, v in zip(("lo", "hi"), bm.get(f"{k}_ci", (np.nan, np.nan)))}
+    return dict(n=len(y), auc=auc, auc_lo=lo, auc_hi=hi, **{k: float(bm.get(k, np.nan)) for k in PROPORTIONS}, **ci)
+
 
 # %% ../nbs/22_evaluation.ipynb #c5fdc71b
 def model_metrics(preds:pd.DataFrame # long: model, split, label, prob (`load_predictions`)
@@ -240,7 +246,7 @@ def decision_curves(preds:pd.DataFrame, # long: patient_id, model, split, label,
 
 # %% ../nbs/22_evaluation.ipynb #31a27502
 COMPARISON_COLUMNS = ["model", "cohort", "n", "auc", "auc_lo", "auc_hi", "cutoff", "accuracy", "sensitivity", "specificity",
-                      "ppv", "npv", "hl_statistic", "hl_p", "citl", "slope", "brier"]
+                      "ppv", "npv", "hl_statistic", "hl_p", "citl", "slope", "brier"] + PROPORTION_CI_COLUMNS
 
 @dataclass(frozen=True)
 class ModelComparison:
