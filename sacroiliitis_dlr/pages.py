@@ -10,16 +10,19 @@ import base64, html, mimetypes
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PAGE_CSS', 'NO_SCRIPT_POLICY', 'esc', 'html_page', 'html_table', 'data_uri', 'image_tag', 'link_list']
+__all__ = ['PAGE_CSS', 'NO_SCRIPT_POLICY', 'HEADERS', 'esc', 'html_page', 'header', 'format_p', 'format_estimate',
+           'format_interval', 'present_table', 'html_table', 'JournalTable', 'journal_table', 'data_uri', 'image_tag',
+           'link_list']
 
 # %% ../nbs/24_pages.ipynb #d4ab6eb8
-import pandas as pd
+import json, math, re
+import numpy as np, pandas as pd
 
 # %% ../nbs/24_pages.ipynb #055ed9b6
 PAGE_CSS = ("body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}"
-            "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+            "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;vertical-align:top}"
             "th{background:#eee}code{background:#f4f4f4}h2{border-bottom:1px solid #ddd;margin-top:1.6em}"
-            "img{max-width:100%}.lead{font-size:1.1em}details{margin:.3em 0}")
+            "img{max-width:100%}.lead{font-size:1.1em}details{margin:.3em 0}.table-wrap{overflow-x:auto;max-width:100%}")
 
 def esc(value # anything; shown as text
        )->str:
@@ -39,12 +42,141 @@ def html_page(title:str,         # the page's title (escaped here)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{NO_SCRIPT_POLICY}<title>{esc(title)}</title>"
             f"<style>{css}</style></head><body>{body}</body></html>")
 
+# %% ../nbs/24_pages.ipynb #8a671dd9
+HEADERS = {  # a column name the package writes -> the header a journal prints
+    "model": "Model", "cohort": "Cohort", "split": "Split", "n": "n", "n_positive": "With sacroiliitis", "auc": "AUC",
+    "accuracy": "Accuracy", "sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV", "npv": "NPV",
+    "f1": "F1", "cutoff": "Cut-off", "rule": "Rule", "note": "Note", "scanner": "Scanner", "arch": "Architecture",
+    "modality": "Modality", "hl_statistic": "Hosmer-Lemeshow χ²", "hl_df": "Hosmer-Lemeshow df",
+    "hl_p": "Hosmer-Lemeshow P", "brier": "Brier score", "citl": "Calibration-in-the-large",
+    "slope": "Calibration slope", "intercept": "Calibration intercept", "spiegelhalter_p": "Spiegelhalter P",
+    "eavg": "Eavg", "e90": "E90", "emax": "Emax", "e_o": "E/O", "model_a": "Model A", "model_b": "Model B",
+    "auc_a": "AUC A", "auc_b": "AUC B", "diff": "Difference", "p_value": "P", "p_adjusted": "P (Holm)", "p": "P",
+    "z": "z", "se": "SE", "oracle": "Oracle", "oracle_auc": "Oracle AUC", "gap": "Gap", "held_out": "Held-out scanner",
+    "dice": "Dice", "hd95": "HD95 (mm)", "hd95_mm": "HD95 (mm)", "icc": "ICC", "patient_id": "Patient",
+    "label": "Label", "prob": "Probability", "B": "B", "n_failed": "Failed refits", "apparent": "Apparent",
+    "optimism": "Optimism", "corrected": "Optimism-corrected", "index": "Index", "weight": "Weight",
+    "coef": "Coefficient", "odds_ratio": "Odds ratio", "factor": "Factor", "stage": "Stage",
+    "elapsed_s": "Seconds", "finished": "Finished"}
+
+def header(name # a column name
+          )->str:
+    "The header a journal prints for column `name`: `HEADERS[name]`, else a snake_case or lower-case name in words."
+    s = str(name)
+    if s in HEADERS: return HEADERS[s]
+    if not re.fullmatch(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*", s): return s  # already words: "AUC (95% CI)"
+    w = s.replace("_", " ")
+    return w[:1].upper() + w[1:]
+
+# %% ../nbs/24_pages.ipynb #3f19329a
+def format_p(p # a P value (NaN or None: missing)
+            )->str:
+    "A P value as a journal prints it: '<0.001', '>0.999', three decimals otherwise, never rounded up to 0.05; '-' when missing."
+    try: p = float(p)
+    except (TypeError, ValueError): return "-" if p is None else str(p)
+    if math.isnan(p): return "-"
+    if p < 0.001: return "<0.001"
+    if p > 0.999: return ">0.999"
+    s = f"{p:.3f}"
+    return f"{p:.4f}" if p < 0.05 <= float(s) else s  # "0.050" would say 0.0496 is not below 0.05
+
+# %% ../nbs/24_pages.ipynb #ea35c5ec
+def _short(v)->str:
+    "A number inside a dict or list: as few digits as say it (a parameter, not an estimate)."
+    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else format_estimate(v)
+
+def format_estimate(v,           # a cell: a number, text, a dict or list (or JSON text of one), None or NaN
+                    digits:int=3 # decimals of a number that is not an integer
+                   )->str:
+    "A cell as text: a float with `digits` decimals, an integer as itself, a dict or list as 'key: value' text, missing as '-'."
+    if isinstance(v, str):
+        if v.strip()[:1] in ("{", "["):  # JSON written into a CSV cell
+            try: return format_estimate(json.loads(v), digits)
+            except ValueError: return v
+        return v
+    if isinstance(v, dict): return "; ".join(f"{k}: {_short(x)}" for k, x in v.items()) or "-"
+    if isinstance(v, (list, tuple)): return ", ".join(_short(x) for x in v) or "-"
+    if v is None: return "-"
+    if isinstance(v, (bool, np.bool_)): return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)): return str(int(v))
+    if isinstance(v, (float, np.floating)): return "-" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+def format_interval(estimate, lo, hi, # an estimate and its confidence limits (NaN: missing)
+                    digits:int=3)->str:
+    "'0.895 (0.832-0.948)'; ' to ' between limits when one is negative; the estimate alone without limits; '-' without it."
+    est, lo, hi = (np.nan if x is None or isinstance(x, str) else float(x) for x in (estimate, lo, hi))
+    if math.isnan(est): return "-"
+    if math.isnan(lo) or math.isnan(hi): return f"{est:.{digits}f}"
+    sep = " to " if min(lo, hi) < 0 else "-"
+    return f"{est:.{digits}f} ({lo:.{digits}f}{sep}{hi:.{digits}f})"
+
+# %% ../nbs/24_pages.ipynb #fdb6d050
+_CI_STEMS = {"sens": "sensitivity", "spec": "specificity"}  # the short stems of the limits of by_scanner.csv
+_P_NAME = re.compile(r"^(p|p_value|p_adjusted|p_raw|pvalue)$|^p_|_p$", re.I)
+_COUNT_NAME = re.compile(r"^(n|b|df|tp|fp|tn|fn|hl_df|n_.+)$", re.I)
+
+def _intervals(cols)->dict:
+    "estimate column -> (lower, upper) column, for each estimate whose `_lo`/`_hi` columns are in `cols`."
+    out = {}
+    for c in map(str, cols):
+        if c.endswith("_lo") and f"{c[:-3]}_hi" in cols:
+            est = c[:-3] if c[:-3] in cols else _CI_STEMS.get(c[:-3])
+            if est in cols: out[est] = (c, f"{c[:-3]}_hi")
+    return out
+
+def _column(name, values, digits)->list:
+    "One column's cells as text: P values, counts or estimates, by its name."
+    num = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if num and _P_NAME.search(name): return [format_p(v) for v in values]
+    if num and _COUNT_NAME.fullmatch(name):
+        return ["-" if pd.isna(v) else str(int(v)) if float(v).is_integer() else format_estimate(float(v), digits) for v in values]
+    return [format_estimate(v, digits) for v in values.astype(object)]
+
+# %% ../nbs/24_pages.ipynb #dc1fbefb
+def present_table(df:pd.DataFrame,          # a table as the package writes it (CSV column names, numbers unrounded)
+                  *,
+                  index:bool=False,         # keep the index as the first column (a default 0..n-1 index never is)
+                  headers:dict|None=None,   # column name -> header, over `HEADERS`
+                  digits:int=3              # decimals of an estimate
+                 )->pd.DataFrame:
+    "`df` as a journal prints it: text cells, plain-English headers, each estimate with its 95% CI in one column, P as '<0.001'."
+    if index and not isinstance(df.index, pd.RangeIndex): df = df.reset_index()
+    df = df.reset_index(drop=True)
+    df.columns = [str(c) for c in df.columns]
+    names, ci = {**HEADERS, **(headers or {})}, _intervals(list(df.columns))
+    limits = {c for pair in ci.values() for c in pair}
+    out = {}
+    for c in [c for c in df.columns if c not in limits]:
+        h = names.get(c) or header(c)
+        if c in ci: out[f"{h} (95% CI)"] = [format_interval(*r, digits=digits) for r in df[[c, *ci[c]]].itertuples(index=False)]
+        else: out[h] = _column(c, df[c], digits)
+    return pd.DataFrame(out, columns=list(out), index=pd.RangeIndex(len(df)))
+
 # %% ../nbs/24_pages.ipynb #e0cc8c59
-def html_table(df:pd.DataFrame,  # the table (cells are escaped)
-               index:bool=True   # show the index as the first column (its name is dropped)
+def html_table(df:pd.DataFrame,     # the table (cells are escaped)
+               index:bool=True,     # show a meaningful index as row headers (its name is dropped; a 0..n-1 index never shows)
+               present:bool=True    # format it first with `present_table` (headers, decimals, CIs, P values)
               )->str:
-    "`df` as an HTML table without borders, missing values as '-'."
-    return df.rename_axis(None).to_html(index=index, border=0, na_rep="-")
+    "`df` as an HTML table without borders, missing values as '-', inside a block that scrolls when it is wider than the page."
+    keep = index and not isinstance(df.index, pd.RangeIndex)
+    rows = pd.Index([format_estimate(v) for v in df.index]) if keep else pd.RangeIndex(len(df))
+    t = (present_table(df) if present else df.reset_index(drop=True)).set_axis(rows)
+    table = t.rename_axis(None).rename_axis(None, axis=1).to_html(index=keep, border=0, na_rep="-")
+    return f'<div class="table-wrap" style="overflow-x:auto;max-width:100%">{table}</div>'
+
+# %% ../nbs/24_pages.ipynb #534d1319
+class JournalTable:
+    "A table as a journal prints it, shown by a notebook as HTML (`present_table`'s frame is `.frame`)."
+    def __init__(self, df:pd.DataFrame, **kwargs): self.frame = present_table(df, **kwargs)
+    def _repr_html_(self)->str: return html_table(self.frame, index=False, present=False)
+    def __repr__(self)->str: return self.frame.to_string(index=False)
+
+def journal_table(df:pd.DataFrame, # a table as the package writes it
+                  **kwargs         # `present_table`'s options: index, headers, digits
+                 )->JournalTable:
+    "`df` presented for a report notebook: `display(journal_table(df))`."
+    return JournalTable(df, **kwargs)
 
 # %% ../nbs/24_pages.ipynb #38a466fb
 def data_uri(path # an image file (PNG, JPEG, SVG)
