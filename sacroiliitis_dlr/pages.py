@@ -57,15 +57,17 @@ HEADERS = {  # a column name the package writes -> the header a journal prints
     "label": "Label", "prob": "Probability", "B": "B", "n_failed": "Failed refits", "apparent": "Apparent",
     "optimism": "Optimism", "corrected": "Optimism-corrected", "index": "Index", "weight": "Weight",
     "coef": "Coefficient", "odds_ratio": "Odds ratio", "factor": "Factor", "stage": "Stage",
-    "elapsed_s": "Seconds", "finished": "Finished"}
+    "elapsed_s": "Seconds", "finished": "Finished", "term": "Term", "learner": "Meta-learner", "params": "Parameters",
+    "selected": "Selected", "kind": "Kind", "subset": "Stack", "n_models": "Base models", "base_models": "Base models",
+    "cv_auc": "CV AUC", "test_auc": "Test AUC", "adds": "AUC added", "adds_p": "P", "adjust": "Adjustment",
+    "threshold": "Threshold probability", "net_benefit": "Net benefit"}
 
 def header(name # a column name
           )->str:
     "The header a journal prints for column `name`: `HEADERS[name]`, else a snake_case or lower-case name in words."
     s = str(name)
     if s in HEADERS: return HEADERS[s]
-    if not re.fullmatch(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*", s): return s  # already words: "AUC (95% CI)"
-    w = s.replace("_", " ")
+    w = s.replace("_", " ") if re.fullmatch(r"[A-Za-z0-9]+(_[A-Za-z0-9]+)*", s) else s  # "AUC (95% CI)" is words already
     return w[:1].upper() + w[1:]
 
 # %% ../nbs/24_pages.ipynb #3f19329a
@@ -83,7 +85,8 @@ def format_p(p # a P value (NaN or None: missing)
 # %% ../nbs/24_pages.ipynb #ea35c5ec
 def _short(v)->str:
     "A number inside a dict or list: as few digits as say it (a parameter, not an estimate)."
-    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else format_estimate(v)
+    if isinstance(v, (float, np.floating)): return f"{v:.4g}"
+    return f"({format_estimate(v)})" if isinstance(v, dict) and v else format_estimate(v)  # a dict in a dict stays apart
 
 def format_estimate(v,           # a cell: a number, text, a dict or list (or JSON text of one), None or NaN
                     digits:int=3 # decimals of a number that is not an integer
@@ -112,8 +115,8 @@ def format_interval(estimate, lo, hi, # an estimate and its confidence limits (N
     return f"{est:.{digits}f} ({lo:.{digits}f}{sep}{hi:.{digits}f})"
 
 # %% ../nbs/24_pages.ipynb #fdb6d050
-_CI_STEMS = {"sens": "sensitivity", "spec": "specificity"}  # the short stems of the limits of by_scanner.csv
-_P_NAME = re.compile(r"^(p|p_value|p_adjusted|p_raw|pvalue)$|^p_|_p$", re.I)
+_CI_STEMS = {"sens": "sensitivity", "spec": "specificity", "or": "odds_ratio"}  # short stems of limits (by_scanner.csv, the models' tables)
+_P_NAME = re.compile(r"^p(_|\s|\(|$)|^pvalue$|_p$", re.I)  # p, p_value, p_adjusted, hl_p, "p (test, by label)"
 _COUNT_NAME = re.compile(r"^(n|b|df|tp|fp|tn|fn|hl_df|n_.+)$", re.I)
 
 def _intervals(cols)->dict:
