@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ReportError', 'paper_table', 'templates_dir', 'report_plan', 'execute_reports', 'clean_html', 'notebooks_to_html',
-           'record_final_path', 'run_reports_stage', 'chromium', 'screenshot', 'screenshot_pages', 'write_index',
-           'write_run_pages']
+__all__ = ['SYNTHETIC_BANNER', 'PAPER_SOURCE', 'PAPER_RESULTS', 'ReportError', 'model_label', 'proportion_ci', 'paper_table',
+           'templates_dir', 'report_plan', 'execute_reports', 'clean_html', 'notebooks_to_html', 'record_final_path',
+           'run_reports_stage', 'is_synthetic', 'short_commit', 'paper_resnet50', 'beside_paper', 'paper_delong',
+           'chromium', 'screenshot', 'screenshot_pages', 'write_index', 'write_run_pages']
 
 # %% ../nbs/33_reports.ipynb #7fec95bd
 import pandas as pd
@@ -21,27 +22,59 @@ from .core import (stage_function, FINAL_MODELS, SacroiliitisError, atomic_dir, 
                                    read_run_profile, save_json)
 from .checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
 from .card import external_evaluations, update_name, write_model_card  # the model card (issue 27)
+from .card import _p  # a P value as the model card writes it: three decimals, '<0.001' below
+from .evaluation import PROPORTIONS  # the cut-off metrics and the stems of their CI columns in metrics.csv
+from .metrics import wilson_ci
 from .pages import esc, html_page, html_table, image_tag, link_list
 
 # %% ../nbs/33_reports.ipynb #f547bbba
 class ReportError(SacroiliitisError, RuntimeError):
     "A report template is missing or a report notebook failed; the message names the notebook and where it was kept."
 
+# %% ../nbs/33_reports.ipynb #648b8b23
+_MODEL_LABELS = {"combined": "Combined model", "clinical": "Clinical model", "dlr_signature": "DLR signature"}  # as external.MODEL_LABELS
+_ARCH_LABELS = dict(resnet50="ResNet50", resnet101="ResNet101", densenet121="DenseNet121", radiomics="Radiomics")
+_LEARNER_LABELS = dict(logistic="logistic regression", svm_linear="linear SVM", svm_rbf="RBF-kernel SVM", random_forest="random forest",
+                       gradient_boosting="gradient boosting", knn="k nearest neighbours", naive_bayes="naive Bayes",
+                       mlp="multilayer perceptron", average="mean probability")
+
+def model_label(model:str # a model's identifier in the run folder
+               )->str:
+    "A model as a reader knows it: 'Combined model', 'ResNet50 (T1WI)', 'Stacking: random forest' (unknown names unchanged)."
+    kind, _, rest = str(model).partition("_")
+    if model in _MODEL_LABELS: return _MODEL_LABELS[model]
+    if kind == "stack" and rest in _LEARNER_LABELS: return f"Stacking: {_LEARNER_LABELS[rest]}"
+    return f"{_ARCH_LABELS[kind]} ({rest})" if kind in _ARCH_LABELS and rest else str(model)
+
 # %% ../nbs/33_reports.ipynb #350d26e6
 def _ci(a, lo, hi): return f"{a:.3f} ({lo:.3f}-{hi:.3f})"
 
+_PROPORTION_HEADS = dict(accuracy="Accuracy", sensitivity="Sensitivity", specificity="Specificity", ppv="PPV", npv="NPV")
+
+def proportion_ci(row,      # a row of `summary/metrics.csv`
+                  name:str  # "accuracy", "sensitivity", "specificity", "ppv" or "npv"
+                 )->str:
+    "'0.804 (0.712-0.873)': the proportion with its Wilson 95% CI; '-' where the model has no cut-off."
+    p, stem = row[name], PROPORTIONS[name]
+    if pd.isna(p): return "-"
+    if pd.notna(row.get(f"{stem}_lo", float("nan"))): return _ci(p, row[f"{stem}_lo"], row[f"{stem}_hi"])
+    if name == "accuracy": return _ci(p, *wilson_ci(round(p*row["n"]), int(row["n"])))  # a run made before the limits were kept
+    return f"{p:.3f}"
+
 def paper_table(run_dir,           # a run folder whose summary stage has run
                 cohort:str="test", # "train" (out-of-fold for the CNNs and meta-learners) or "test"
-                models=None        # the models, in order (default: every model of the run, in stage order)
+                models=None,       # the models, in order (default: every model of the run, in stage order)
+                labels:bool=False  # rows named as a reader knows the models (`model_label`), not by their identifiers
                )->pd.DataFrame:
-    "The paper's table for one cohort: n, AUC (95% CI), accuracy, sensitivity, specificity, PPV, NPV and cut-off."
+    "The paper's table for one cohort: n, AUC, accuracy, sensitivity, specificity, PPV, NPV (each with its 95% CI) and cut-off."
     met = pd.read_csv(Path(run_dir)/"summary"/"metrics.csv")
     cuts = pd.read_csv(Path(run_dir)/"summary"/"cutoffs.csv").set_index("model").cutoff
     models = list(dict.fromkeys(met.model)) if models is None else [m for m in models if m in set(met.model)]
     m = met[met.cohort == cohort].set_index("model").loc[models]
-    return pd.DataFrame({"n": m.n, "AUC (95% CI)": [_ci(*r) for r in m[["auc", "auc_lo", "auc_hi"]].values],
-                         "Accuracy": m.accuracy, "Sensitivity": m.sensitivity, "Specificity": m.specificity,
-                         "PPV": m.ppv, "NPV": m.npv, "Cut-off": cuts.loc[models]}).round(3)
+    t = pd.DataFrame({"n": m.n, "AUC (95% CI)": [_ci(*r) for r in m[["auc", "auc_lo", "auc_hi"]].values],
+                      **{f"{h} (95% CI)": [proportion_ci(r, k) for _, r in m.iterrows()] for k, h in _PROPORTION_HEADS.items()},
+                      "Cut-off": cuts.loc[models].round(3)})
+    return t.rename(index=model_label) if labels else t
 
 # %% ../nbs/33_reports.ipynb #09d424ba
 def templates_dir()->Path:
@@ -187,22 +220,109 @@ def run_reports_stage(run_dir,             # the run folder (the reports read on
 
 
 # %% ../nbs/33_reports.ipynb #609e6680
+SYNTHETIC_BANNER = "Synthetic cohort: a software check, not clinical evidence"
+
+def is_synthetic(run_dir)->bool:
+    "Whether the run's cohort is synthetic: the cohort stage keeps a synthetic cohort's oracle as `cohort/oracle.csv`."
+    return (Path(run_dir)/"cohort"/"oracle.csv").exists()
+
+def _index_banner(run_dir)->str:
+    "The banner of a run on a synthetic cohort; nothing for a real cohort."
+    if not is_synthetic(run_dir): return ""
+    return ("<p class='banner' style='background:#fff3cd;border:2px solid #b58100;padding:.6em 1em;font-size:1.1em'>"
+            f"<strong>{SYNTHETIC_BANNER}.</strong> The patients, images and labels of this run were drawn by the package's "
+            "generator (<code>sacroiliitis-dlr synth</code>): the numbers below show that the software runs and how much of "
+            "a known truth it recovers; they say nothing about patients.</p>")
+
+# %% ../nbs/33_reports.ipynb #e2122e9a
+def short_commit(commit # a commit as config.json records it ('+dirty' marks uncommitted changes), or None
+                )->str:
+    "The commit's first 12 characters, '+dirty' kept; '-' when unknown."
+    if not commit: return "-"
+    sha, plus, rest = str(commit).partition("+")
+    return sha[:12] + plus + rest
+
 def _index_what_was_run(run_dir, cfg)->str:
-    "The heading and one paragraph: the cohort, its split, the profile, seed and commit (every value escaped)."
+    "The run's name as the heading, the synthetic banner, and one paragraph: the cohort, its split, the profile, seed and commit (every value escaped)."
     s = pd.read_csv(run_dir/"cohort"/"split.csv") if (run_dir/"cohort"/"split.csv").exists() else None
     who, e = "", esc
     if s is not None:
         n = s.split.value_counts()
-        who = (f"{len(s)} patients ({int(s.label.sum())} with axSpA-related sacroiliitis), training {n.get('train', 0)}, "
-               f"test {n.get('test', 0)}" + (f", scanners {', '.join(map(str, sorted(s.scanner.unique())))}" if "scanner" in s else "") + ". ")
-    cohort = cfg.get("cohort_name", Path(str(cfg.get("cohort"))).name)  # a run made before issue 25 recorded the path
-    return (f"<h1>sacroiliitis-dlr run: {e(run_dir.name)}</h1>"
-            f"<p class='lead'>Cohort <code>{e(cohort)}</code> (manifest SHA-256 <code>{e(str(cfg.get('manifest_sha256'))[:12])}</code>): "
+        who = (f"{len(s)} {'synthetic ' if is_synthetic(run_dir) else ''}patients ({int(s.label.sum())} with axSpA-related sacroiliitis), "
+               f"training {n.get('train', 0)}, test {n.get('test', 0)}"
+               + (f", scanners {', '.join(map(str, sorted(s.scanner.unique())))}" if "scanner" in s else "") + ". ")
+    cohort = cfg.get("cohort_name", Path(str(cfg.get("cohort"))).name)  # a run made before issue 25 recorded the path: its name only
+    return (f"<h1>{e(run_dir.name)}</h1>" + _index_banner(run_dir) +
+            f"<p class='lead'>A run of sacroiliitis-dlr {e(cfg.get('versions', {}).get('sacroiliitis-dlr', ''))}. "
+            f"Cohort <code>{e(cohort)}</code> (manifest SHA-256 <code>{e(str(cfg.get('manifest_sha256'))[:12])}</code>): "
             f"{e(who)}Profile <code>{e(cfg['profile']['name'])}</code>, seed {e(cfg['seed'])}, commit "
-            f"<code>{e(cfg.get('git_commit'))}</code>, sacroiliitis-dlr {e(cfg.get('versions', {}).get('sacroiliitis-dlr', ''))}. "
+            f"<code>{e(short_commit(cfg.get('git_commit')))}</code>. "
             f'Configuration: <a href="config.json">config.json</a>; log: <a href="pipeline.log">pipeline.log</a>.'
             + (' What the model is for, how well it did and where it fails: the <a href="model_card.html">model card</a>.'
                if (run_dir/"model_card.html").exists() else "") + "</p>")
+
+# %% ../nbs/33_reports.ipynb #d1e5a4dc
+PAPER_SOURCE = "Eur J Radiol 2024;172:111347, doi:10.1016/j.ejrad.2024.111347 (abstract)"
+PAPER_RESULTS = {"resnet50": (0.839, 0.804), "dlr_signature": (0.868, 0.825), "combined": (0.910, 0.856)}  # test cohort: AUC, accuracy
+
+def paper_resnet50(run_dir # a run folder whose summary stage has run
+                  )->str|None:
+    "The run's ResNet50 that stands for the paper's: the one with the highest training-cohort (out-of-fold) AUC; None without one."
+    met = pd.read_csv(Path(run_dir)/"summary"/"metrics.csv")
+    r = met[met.model.str.startswith("resnet50_") & (met.cohort == "train")].dropna(subset=["auc"])
+    return None if r.empty else r.loc[r.auc.idxmax(), "model"]  # ties: the first in stage order
+
+def beside_paper(run_dir # a run folder whose summary stage has run
+                )->pd.DataFrame:
+    "The paper's test-cohort AUC and accuracy of its best base model, the DLR signature and the combined model beside this run's."
+    met = pd.read_csv(Path(run_dir)/"summary"/"metrics.csv").query("cohort == 'test'").set_index("model")
+    rows = []
+    for key, name, model in (("resnet50", "ResNet50 (the best base model)", paper_resnet50(run_dir)),
+                             ("dlr_signature", "DLR signature (the best ensemble)", "dlr_signature"), ("combined", "Combined model", "combined")):
+        if model is None or model not in met.index: continue
+        r, (auc, acc) = met.loc[model], PAPER_RESULTS[key]
+        rows.append({"Model": name, "This run's model": model_label(model), "Paper: AUC": f"{auc:.3f}",
+                     "This run: AUC (95% CI)": _ci(r.auc, r.auc_lo, r.auc_hi), "Paper: accuracy": f"{acc:.3f}",
+                     "This run: accuracy (95% CI)": proportion_ci(r, "accuracy")})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/33_reports.ipynb #b35ba39c
+def paper_delong(run_dir # a run folder whose summary stage has run
+                )->pd.DataFrame:
+    "The paper's two DeLong comparisons on this run's test cohort: the combined model against the DLR signature and the clinical model."
+    d = pd.read_csv(Path(run_dir)/"summary"/"delong.csv").query("cohort == 'test'")
+    rows = []
+    for other, paper in (("dlr_signature", "<0.05"), ("clinical", "not in the abstract")):
+        pair = d[((d.model_a == "combined") & (d.model_b == other)) | ((d.model_a == other) & (d.model_b == "combined"))]
+        if pair.empty: continue
+        r = pair.iloc[0]; s = 1 if r.model_a == "combined" else -1  # the difference as combined minus the other
+        auc_c, auc_o = (r.auc_a, r.auc_b)[::s]
+        lo, hi = sorted((s*r.diff_lo, s*r.diff_hi))
+        num = lambda x: f"{round(x, 3) + 0.0:.3f}"  # never '-0.000'
+        rows.append({"Comparison": f"Combined model vs {model_label(other)}", "AUC, combined": f"{auc_c:.3f}", "AUC, other": f"{auc_o:.3f}",
+                     "Difference (95% CI)": f"{num(s*r['diff'])} ({num(lo)} to {num(hi)})", "P": _p(r.p_value),
+                     f"P, Holm-adjusted ({len(d)} pairs)": _p(r.p_adjusted), "Paper: P": paper})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/33_reports.ipynb #236f0e72
+def _index_paper(run_dir)->str:
+    "This run beside the paper's figures, and the paper's two DeLong comparisons."
+    summ = run_dir/"summary"
+    if not (summ/"metrics.csv").exists(): return ""
+    bp = beside_paper(run_dir)
+    parts = ["<h2>This run beside the paper</h2><p>The paper's test-cohort results (" + esc(PAPER_SOURCE) + ") beside this run's "
+             "test cohort: AUC with DeLong's 95% CI, accuracy at the training cut-off with Wilson's 95% CI. The paper's best base "
+             "model was a ResNet50; here it is the run's ResNet50 with the higher training-cohort (out-of-fold) AUC, chosen "
+             "without looking at the test cohort."
+             + (" On a synthetic cohort the comparison checks the software, not the paper's claim." if is_synthetic(run_dir) else "")
+             + "</p>" + html_table(bp, index=False)]
+    if (summ/"delong.csv").exists() and len(pdl := paper_delong(run_dir)):
+        parts.append("<h3>Is the combined model better?</h3><p>Paired DeLong tests on the test cohort, as the paper reports them: "
+                     "the AUC difference (combined minus the other) with its 95% CI and the two-sided P, unadjusted for these two "
+                     "pre-specified comparisons; the Holm-adjusted P is over every pair of models in "
+                     "<code>summary/delong.csv</code>. The paper's abstract gives P &lt; 0.05 against the best ensemble.</p>"
+                     + html_table(pdl, index=False))
+    return "".join(parts)
 
 # %% ../nbs/33_reports.ipynb #b9a2c162
 def _index_findings(run_dir)->str:
@@ -210,9 +330,7 @@ def _index_findings(run_dir)->str:
     summ, out = run_dir/"summary", []
     if not (summ/"metrics.csv").exists(): return ""
     met = pd.read_csv(summ/"metrics.csv").set_index(["model", "cohort"])
-    names = {"combined": "the combined model (DLR signature + clinical factors)", "dlr_signature": "the DLR signature",
-             "clinical": "the clinical model"}
-    test = [f"{names[m]} {_ci(*met.loc[(m, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for m in FINAL_MODELS if (m, "test") in met.index]
+    test = [f"{model_label(m)} {_ci(*met.loc[(m, 'test'), ['auc', 'auc_lo', 'auc_hi']])}" for m in FINAL_MODELS if (m, "test") in met.index]
     if test: out.append(f"Test-cohort AUC (95% CI): {'; '.join(test)}.")
     if (summ/"oracle_gaps.csv").exists():
         g = pd.read_csv(summ/"oracle_gaps.csv").query("model == 'combined' and cohort == 'test'")
@@ -231,9 +349,9 @@ def _index_results(run_dir)->str:
     "The paper-style table of the final models on both cohorts, and their ROC figure from the summary report."
     if not (run_dir/"summary"/"metrics.csv").exists(): return ""
     parts = ["<h2>Final models</h2><p>Cut-off chosen on the training cohort (Youden) and applied unchanged to the test "
-             "cohort; AUC with DeLong's 95% CI; training rows of the DLR signature are out-of-fold.</p>"]
+             "cohort; AUC with DeLong's 95% CI; accuracy, sensitivity, specificity, PPV and NPV with Wilson's 95% CI; training rows of the DLR signature are out-of-fold.</p>"]
     for cohort, title in (("test", "Test cohort"), ("train", "Training cohort")):
-        parts.append(f"<h3>{title}</h3>" + html_table(paper_table(run_dir, cohort, FINAL_MODELS)))
+        parts.append(f"<h3>{title}</h3>" + html_table(paper_table(run_dir, cohort, FINAL_MODELS, labels=True)))
     fig = run_dir/"reports"/"figures"/"summary_roc_final.png"
     if fig.exists(): parts.append(f'<p>{image_tag(fig, "ROC curves of the final models")}</p>')
     return "".join(parts)
@@ -258,9 +376,10 @@ def _index_scanners(run_dir)->str:
     if f.exists():
         b = pd.read_csv(f).query("model == 'combined'")
         parts.append("<h2>By scanner</h2><p>The combined model on each scanner's test patients (internal: every scanner is "
-                     "in training too); sensitivity and specificity at the training cut-off (<code>summary/by_scanner.csv</code>).</p>"
+                     "in training too); sensitivity and specificity at the training cut-off with Wilson's 95% CIs (<code>summary/by_scanner.csv</code>).</p>"
                      + html_table(pd.DataFrame({"scanner": b.scanner, "n": b.n, "AUC (95% CI)": [ci(*r) for r in b[["auc", "auc_lo", "auc_hi"]].values],
-                                            "Sensitivity": b.sensitivity.round(3), "Specificity": b.specificity.round(3)}), index=False))
+                                            "Sensitivity (95% CI)": [proportion_ci(r, "sensitivity") for _, r in b.iterrows()],
+                                            "Specificity (95% CI)": [proportion_ci(r, "specificity") for _, r in b.iterrows()]}), index=False))
     f = run_dir/"loso"/"summary.csv"
     if f.exists():
         t = pd.read_csv(f).query("model == 'combined'")
@@ -275,10 +394,10 @@ def _index_oracle(run_dir)->str:
     f = run_dir/"summary"/"oracle_gaps.csv"
     if not f.exists(): return ""
     g = pd.read_csv(f).query("model in @FINAL_MODELS")
-    t = pd.DataFrame({"model": g.model, "cohort": g.cohort, "oracle": g.oracle, "model AUC": g.auc.round(3),
-                      "oracle AUC": g.oracle_auc.round(3),
-                      "gap (95% CI)": [f"{d:.3f} ({lo:.3f} to {hi:.3f})" for d, lo, hi in g[["gap", "gap_lo", "gap_hi"]].values],
-                      "P": [f"{p:.4f}" if p >= 1e-4 else "<0.0001" for p in g.p_value]})
+    t = pd.DataFrame({"Model": g.model.map(model_label), "Cohort": g.cohort.map({"train": "training", "test": "test"}), "Oracle": g.oracle, "Model AUC": g.auc.round(3),
+                      "Oracle AUC": g.oracle_auc.round(3),
+                      "Gap (95% CI)": [f"{d:.3f} ({lo:.3f} to {hi:.3f})" for d, lo, hi in g[["gap", "gap_lo", "gap_hi"]].values],
+                      "P": g.p_value.map(_p)})
     return ("<h2>The oracle ceiling</h2><p>The cohort is synthetic: its oracle is the best probability any model could "
             "give from the same evidence; the gap has DeLong's paired 95% CI.</p>" + html_table(t, index=False))
 
@@ -306,7 +425,7 @@ def _index_links(run_dir)->str:
         plan = load_json(rep/"reports.json")["notebooks"] if (rep/"reports.json").exists() else sorted(p.stem for p in rep.glob("*.ipynb"))
         plan = sorted(plan, key=lambda n: (["summary", "cohort", "segmentation"] + [n]).index(n))  # then models in stage order
         e = esc  # the names come from reports.json and metrics.csv
-        item = lambda n: f'<li><a href="reports/{e(n)}.html">{e(n.removeprefix("model_"))}</a> (<a href="reports/{e(n)}.ipynb">notebook</a>)</li>'
+        item = lambda n: f'<li><a href="reports/{e(n)}.html">{e(model_label(n.removeprefix("model_")) if n.startswith("model_") else n)}</a> (<a href="reports/{e(n)}.ipynb">notebook</a>)</li>'
         parts.append("<h2>Reports</h2><ul>" + "".join(item(n) for n in plan if not n.startswith("model_")) + "</ul>"
                      "<h3>One report per model</h3><ul>" + "".join(item(n) for n in plan if n.startswith("model_")) + "</ul>")
     more = [(p, t) for p, t in (("model_card.html", "model card (Markdown: model_card.md)"),
@@ -375,9 +494,9 @@ def write_index(run_dir,                 # the run folder
     "Write `run_dir/index.html`, the run page: what was run, what was found, and links to everything."
     run_dir = Path(run_dir).resolve()
     cfg = load_json(run_dir/"config.json")
-    body = "".join(f(run_dir) for f in (_index_findings, _index_results, _index_scanners, _index_evaluations, _index_segmentation, _index_oracle,
+    body = "".join(f(run_dir) for f in (_index_findings, _index_paper, _index_results, _index_scanners, _index_evaluations, _index_segmentation, _index_oracle,
                                        _index_links))
-    page = html_page(f"{run_dir.name}: sacroiliitis-dlr run", _index_what_was_run(run_dir, cfg) + body)
+    page = html_page(run_dir.name, _index_what_was_run(run_dir, cfg) + body)
     out = atomic_write(run_dir/"index.html", page)
     if screenshots: screenshot_pages(run_dir)
     return out
