@@ -21,6 +21,10 @@ __all__ = ['ARCHS', 'GRADCAM_LAYERS', 'ClassificationError', 'make_model', 'coun
            'expected_checkpoints', 'fold_mean', 'cnn_probabilities', 'predict_cnn_models', 'cnn_fold_probabilities',
            'FoldSpread', 'fold_spread']
 
+# %% ../nbs/11_classification.ipynb #6ddf16aa
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning,
+                        module=r"torch\.jit\._script")  # raised inside fastai/layers.py's import (fastai 2.8, torch 2.14)
+
 # %% ../nbs/11_classification.ipynb #654c4bf3
 import numpy as np
 import pandas as pd
@@ -45,7 +49,7 @@ from monai.visualize import GradCAM
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from .metrics import auc_ci, youden_cutoff, binary_metrics
-from .segmentation import fit_state_dict, read_state_dict  # one reader of checkpoints
+from .segmentation import fit_state_dict, read_state_dict, show_progress_bars  # one reader of checkpoints
 from .evaluation import PREDICTION_COLUMNS, base_model_metrics, read_prediction_tables
 from .data import read_split  # the one reader of a run's split
 from .rois import load_rois  # the one reader of the ROI stage's files
@@ -201,6 +205,7 @@ def train_model(arch:str, x_train, y_train, x_valid, y_valid, # ROIs (N, 1, X, Y
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch_threads(p.classification.num_threads))
         if quiet: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
+        elif not show_progress_bars(): stack.enter_context(learn.no_bar())  # a log file gets the epoch lines only
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Only one class.*")  # AUC of a tiny validation set
             learn.fit_one_cycle(p.classification.epochs, p.classification.lr)
@@ -370,6 +375,15 @@ def _training_log(infos:list)->pd.DataFrame:
             "cpu_seconds", "samples_per_s"]
     return pd.DataFrame([{k: m.get(k) for k in keys} for m in infos])
 
+# %% ../nbs/11_classification.ipynb #5054314b
+def _remaining(elapsed:float, # seconds since the first job started
+               done:int,      # jobs finished
+               total:int      # jobs in all
+              )->str:
+    "'elapsed 2.0 min, about 18 min left': the jobs' mean rate so far, for a log line without a progress bar."
+    left = elapsed / done * (total - done) if done else float("nan")
+    return f"elapsed {elapsed/60:.1f} min" + (f", about {left/60:.0f} min left" if done < total else ", all done")
+
 # %% ../nbs/11_classification.ipynb #a878a0f4
 @functools.lru_cache(maxsize=1)
 def _worker_rois(run_dir:str, roi_size:tuple):
@@ -392,11 +406,12 @@ def train_folds_parallel(run_dir,      # the run folder (its split.csv and rois/
     from sacroiliitis_dlr.classification import _fold_job  # by reference, also when called from this notebook
     from joblib.externals.loky import get_reusable_executor
     p = get_profile(profile)
-    run = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
+    run, t0 = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered"), time.monotonic()
     try:
         for i, (name, fold, sec) in enumerate(run(delayed(_fold_job)(str(run_dir), a, m, k, to_dict(p), seed, str(ckpt_dir))
                                                   for a, m, k in jobs)):
-            if not quiet: print(f"[{i + 1}/{len(jobs)}] {name} fold {fold}: {sec:.0f} s", flush=True)
+            if not quiet: print(f"[{i + 1}/{len(jobs)}] {name} fold {fold}: {sec:.0f} s; {_remaining(time.monotonic() - t0, i + 1, len(jobs))}",
+                                flush=True)
     finally: get_reusable_executor().shutdown(wait=True)  # idle loky workers would otherwise live on for 300 s
 
 # %% ../nbs/11_classification.ipynb #391c2408
