@@ -262,7 +262,7 @@ def _index_what_was_run(run_dir, cfg)->str:
                if (run_dir/"model_card.html").exists() else "") + "</p>")
 
 # %% ../nbs/33_reports.ipynb #d1e5a4dc
-PAPER_SOURCE = "Eur J Radiol 2024;172:111347, doi:10.1016/j.ejrad.2024.111347 (abstract)"
+PAPER_SOURCE = "the abstract of Eur J Radiol 2024;172:111347, doi:10.1016/j.ejrad.2024.111347"
 PAPER_RESULTS = {"resnet50": (0.839, 0.804), "dlr_signature": (0.868, 0.825), "combined": (0.910, 0.856)}  # test cohort: AUC, accuracy
 
 def paper_resnet50(run_dir # a run folder whose summary stage has run
@@ -310,7 +310,7 @@ def _index_paper(run_dir)->str:
     summ = run_dir/"summary"
     if not (summ/"metrics.csv").exists(): return ""
     bp = beside_paper(run_dir)
-    parts = ["<h2>This run beside the paper</h2><p>The paper's test-cohort results (" + esc(PAPER_SOURCE) + ") beside this run's "
+    parts = ["<h2>This run beside the paper</h2><p>The paper's test-cohort results (from " + esc(PAPER_SOURCE) + ") beside this run's "
              "test cohort: AUC with DeLong's 95% CI, accuracy at the training cut-off with Wilson's 95% CI. The paper's best base "
              "model was a ResNet50; here it is the run's ResNet50 with the higher training-cohort (out-of-fold) AUC, chosen "
              "without looking at the test cohort."
