@@ -60,7 +60,8 @@ HEADERS = {  # a column name the package writes -> the header a journal prints
     "elapsed_s": "Seconds", "finished": "Finished", "term": "Term", "learner": "Meta-learner", "params": "Parameters",
     "selected": "Selected", "kind": "Kind", "subset": "Stack", "n_models": "Base models", "base_models": "Base models",
     "cv_auc": "CV AUC", "test_auc": "Test AUC", "adds": "AUC added", "adds_p": "P", "adjust": "Adjustment",
-    "threshold": "Threshold probability", "net_benefit": "Net benefit"}
+    "threshold": "Threshold probability", "net_benefit": "Net benefit", "n_patients": "Patients",
+    "n_with_mask": "With a manual mask", "n_train": "Training patients", "n_test": "Test patients"}
 
 def header(name # a column name
           )->str:
@@ -83,6 +84,11 @@ def format_p(p # a P value (NaN or None: missing)
     return f"{p:.4f}" if p < 0.05 <= float(s) else s  # "0.050" would say 0.0496 is not below 0.05
 
 # %% ../nbs/24_pages.ipynb #ea35c5ec
+def _fixed(v:float, digits:int)->str:
+    "`v` with `digits` decimals; never '-0.000' (a value that rounds to zero has no sign)."
+    s = f"{v:.{digits}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s
+
 def _short(v)->str:
     "A number inside a dict or list: as few digits as say it (a parameter, not an estimate)."
     if isinstance(v, (float, np.floating)): return f"{v:.4g}"
@@ -102,7 +108,7 @@ def format_estimate(v,           # a cell: a number, text, a dict or list (or JS
     if v is None: return "-"
     if isinstance(v, (bool, np.bool_)): return "yes" if v else "no"
     if isinstance(v, (int, np.integer)): return str(int(v))
-    if isinstance(v, (float, np.floating)): return "-" if math.isnan(v) else f"{v:.{digits}f}"
+    if isinstance(v, (float, np.floating)): return "-" if math.isnan(v) else _fixed(v, digits)
     return str(v)
 
 def format_interval(estimate, lo, hi, # an estimate and its confidence limits (NaN: missing)
@@ -110,9 +116,9 @@ def format_interval(estimate, lo, hi, # an estimate and its confidence limits (N
     "'0.895 (0.832-0.948)'; ' to ' between limits when one is negative; the estimate alone without limits; '-' without it."
     est, lo, hi = (np.nan if x is None or isinstance(x, str) else float(x) for x in (estimate, lo, hi))
     if math.isnan(est): return "-"
-    if math.isnan(lo) or math.isnan(hi): return f"{est:.{digits}f}"
+    if math.isnan(lo) or math.isnan(hi): return _fixed(est, digits)
     sep = " to " if min(lo, hi) < 0 else "-"
-    return f"{est:.{digits}f} ({lo:.{digits}f}{sep}{hi:.{digits}f})"
+    return f"{_fixed(est, digits)} ({_fixed(lo, digits)}{sep}{_fixed(hi, digits)})"
 
 # %% ../nbs/24_pages.ipynb #fdb6d050
 _CI_STEMS = {"sens": "sensitivity", "spec": "specificity", "or": "odds_ratio"}  # short stems of limits (by_scanner.csv, the models' tables)
