@@ -8,6 +8,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/combined.html.md"""
 # %% ../nbs/13_combined.ipynb #c4e54f5f
 from __future__ import annotations
 import json, math, warnings
+from functools import partial
 from pathlib import Path
 from dataclasses import dataclass
 
@@ -255,10 +256,17 @@ def nomogram_points(scales, # from `nomogram_scales`
 def points_to_prob(scales, total): return expit(scales.intercept + np.asarray(total)*scales.unit)
 
 # %% ../nbs/13_combined.ipynb #04d24bbe
-def _axis(ax, y, xs, labels, name, extent=None):
+def _spaced(xs, labels, char:float, pad:float=1.5)->list:
+    "(x, label) of the ticks kept from left to right so that no label overlaps its neighbour (`char`: x units per character)."
+    kept = []
+    for x, lab in sorted(zip(xs, labels)):
+        if not kept or x - kept[-1][0] >= (len(kept[-1][1]) + len(lab)) / 2 * char + pad: kept.append((x, lab))
+    return kept
+
+def _axis(ax, y, xs, labels, name, extent=None, char:float=1.0):
     lo, hi = extent or (min(xs), max(xs))
     ax.plot([lo, hi], [y, y], color="black", lw=1)
-    for x, lab in zip(xs, labels):
+    for x, lab in _spaced(xs, labels, char):  # crowded ticks (a short axis, probabilities near 0 or 1) are thinned
         ax.plot([x, x], [y, y + 0.12], color="black", lw=1)
         ax.text(x, y + 0.18, lab, ha="center", va="bottom", fontsize=7)
     ax.text(-4, y, name, ha="right", va="center", fontsize=9)
@@ -273,23 +281,24 @@ def plot_nomogram(scales,             # from `nomogram_scales`
     labels, levels = labels or {}, levels or {}
     rows = 3 + len(scales.terms)
     fig, ax = plt.subplots(figsize=(9, 0.75*rows + 1))
+    axis = partial(_axis, ax, char=150 / (9 * 72) * 7 * 0.62)  # x units per character: 150 units across 9 in, 7 pt labels
     y = rows
-    _axis(ax, y, np.arange(0, 101, 10), [str(v) for v in range(0, 101, 10)], "Points")
+    axis(y, np.arange(0, 101, 10), [str(v) for v in range(0, 101, 10)], "Points")
     for t in scales.terms:
         y -= 1
         vals = list(levels[t]) if t in levels else MaxNLocator(6).tick_values(*scales.ranges[t])
         vals = [v for v in vals if scales.ranges[t][0] - 1e-9 <= v <= scales.ranges[t][1] + 1e-9]
         xs = [(scales.coef[t]*v - scales.lo[t])/scales.unit for v in vals]
         ends = sorted((scales.coef[t]*v - scales.lo[t])/scales.unit for v in scales.ranges[t])
-        _axis(ax, y, xs, [levels[t][v] if t in levels else _fmt(v) for v in vals], labels.get(t, t), ends)
+        axis(y, xs, [levels[t][v] if t in levels else _fmt(v) for v in vals], labels.get(t, t), ends)
     y -= 1
     tot = MaxNLocator(8).tick_values(0, scales.max_total); tot = tot[(tot >= 0) & (tot <= scales.max_total)]
-    _axis(ax, y, tot*100/scales.max_total, [_fmt(v) for v in tot], "Total points")
+    axis(y, tot*100/scales.max_total, [_fmt(v) for v in tot], "Total points")
     y -= 1
     ps = np.array([0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
     tp = (np.log(ps/(1 - ps)) - scales.intercept)/scales.unit
     keep = (tp >= 0) & (tp <= scales.max_total)
-    _axis(ax, y, tp[keep]*100/scales.max_total, [_fmt(p) for p in ps[keep]], "Probability of axSpA sacroiliitis")
+    axis(y, tp[keep]*100/scales.max_total, [_fmt(p) for p in ps[keep]], "Probability of axSpA sacroiliitis")
     ax.set_xlim(-45, 105); ax.set_ylim(y - 0.6, rows + 0.8); ax.axis("off")
     ax.set_title(f"{title}\n(read each predictor's points on the top axis, add them, read the probability at the bottom)", fontsize=10)
     fig.tight_layout()

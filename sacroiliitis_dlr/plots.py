@@ -119,7 +119,7 @@ def plot_calibration(y,                          # 0/1 outcome per patient
     yy = check_labels(y)
     with plt.rc_context(PRINT_STYLE):
         if axes is None:
-            fig, axes = plt.subplots(2, 1, figsize=(3.5, 4.4), sharex=True, gridspec_kw=dict(height_ratios=(4, 1)))
+            fig, axes = plt.subplots(2, 1, figsize=(6.4, 4.8), sharex=True, gridspec_kw=dict(height_ratios=(4, 1)))
         ax, hax = axes
         fig = ax.figure
         handles = ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.6", label="Ideal")
@@ -140,8 +140,8 @@ def plot_calibration(y,                          # 0/1 outcome per patient
         hax.axhline(0, color="0.3", lw=0.5)
         ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), title=title, ylabel="Observed proportion with sacroiliitis")
         hax.set(xlabel="Predicted probability", ylabel="Patients\n(events / non-events)")
-        ax.legend(handles=handles, loc="lower right", title=f"Points: {n_bins} quantile bins (95% CI)\nLines: LOWESS",
-                  title_fontsize=6.5)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0,  # beside the data, never on it
+                  title=f"Points: {n_bins} quantile bins (95% CI)\nLines: LOWESS", title_fontsize=6.5, alignment="left")
     return fig
 
 # %% ../nbs/21_plots.ipynb #bbd784f7
@@ -155,7 +155,7 @@ def plot_decision_curve(y,                         # 0/1 outcome per patient
     "Net benefit of each model, treat-all and treat-none against the threshold probability; returns the figure."
     if not isinstance(probs, dict) or not probs: raise MetricsError("probs must be a non-empty dict name -> probability")
     with plt.rc_context(PRINT_STYLE):
-        fig, ax = _figure(ax, figsize=(4.2, 3.2))
+        fig, ax = _figure(ax, figsize=(6.4, 3.6))
         for i, (name, p) in enumerate(probs.items()):
             nb = net_benefit(y, p, thresholds)
             ax.plot(nb.threshold, nb.net_benefit, color=_colour(i), label=name)
@@ -164,7 +164,7 @@ def plot_decision_curve(y,                         # 0/1 outcome per patient
         top = float(np.mean(check_labels(y)))
         ax.set(xlim=(0, 1), ylim=(ymin, top + 0.05), title=title, xlabel="Threshold probability",
                ylabel="Net benefit (true positives per patient)")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)  # beside the curves, never on them
     return fig
 
 # %% ../nbs/21_plots.ipynb #1161010e
