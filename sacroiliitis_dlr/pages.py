@@ -52,7 +52,7 @@ HEADERS = {  # a column name the package writes -> the header a journal prints
     "slope": "Calibration slope", "intercept": "Calibration intercept", "spiegelhalter_p": "Spiegelhalter P",
     "eavg": "Eavg", "e90": "E90", "emax": "Emax", "e_o": "E/O", "model_a": "Model A", "model_b": "Model B",
     "auc_a": "AUC A", "auc_b": "AUC B", "diff": "Difference", "p_value": "P", "p_adjusted": "P (Holm)", "p": "P",
-    "z": "z", "se": "SE", "oracle": "Oracle", "oracle_auc": "Oracle AUC", "gap": "Gap", "held_out": "Held-out scanner",
+    "z": "z", "se": "SE", "df": "df", "oracle": "Oracle", "oracle_auc": "Oracle AUC", "gap": "Gap", "held_out": "Held-out scanner",
     "dice": "Dice", "hd95": "HD95 (mm)", "hd95_mm": "HD95 (mm)", "icc": "ICC", "patient_id": "Patient",
     "label": "Label", "prob": "Probability", "B": "B", "n_failed": "Failed refits", "apparent": "Apparent",
     "optimism": "Optimism", "corrected": "Optimism-corrected", "index": "Index", "weight": "Weight",
