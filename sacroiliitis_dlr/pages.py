@@ -147,11 +147,14 @@ def present_table(df:pd.DataFrame,          # a table as the package writes it (
                   *,
                   index:bool=False,         # keep the index as the first column (a default 0..n-1 index never is)
                   headers:dict|None=None,   # column name -> header, over `HEADERS`
+                  values:dict|None=None,    # column name -> function of a cell, applied first (e.g. a model's name as a reader knows it)
                   digits:int=3              # decimals of an estimate
                  )->pd.DataFrame:
     "`df` as a journal prints it: text cells, plain-English headers, each estimate with its 95% CI in one column, P as '<0.001'."
     if index and not isinstance(df.index, pd.RangeIndex): df = df.reset_index()
     df = df.reset_index(drop=True)
+    for c, f in (values or {}).items():
+        if c in df: df[c] = df[c].map(f)
     df.columns = [str(c) for c in df.columns]
     names, ci = {**HEADERS, **(headers or {})}, _intervals(list(df.columns))
     limits = {c for pair in ci.values() for c in pair}
