@@ -20,7 +20,7 @@ from fastprogress.fastprogress import progress_bar
 from monai.transforms import Resize
 from .core import RunFolderError, SacroiliitisError, atomic_dir, get_profile, path_inside, stage_function
 from .data import load_run_patient
-from .segmentation import mask_on_grid, voxel_spacing
+from .segmentation import mask_on_grid, show_progress_bars, voxel_spacing
 
 # %% ../nbs/15_rois.ipynb #9ccb6c0e
 class ROIError(SacroiliitisError, ValueError):
@@ -112,7 +112,7 @@ def run_roi_stage(run_dir,           # the run folder; needs `segmentation/masks
     rows = []
     with atomic_dir(out, force=force) as tmp:
         ids = list(cohort.manifest.patient_id)
-        for pid in (ids if quiet else progress_bar(ids)):
+        for pid in (progress_bar(ids) if show_progress_bars(quiet) else ids):
             p = load_run_patient(run_dir, cohort, pid)
             roi, box, fallback = crop_roi(p.image, source_mask(run_dir, p, source), p.affine, profile=profile)
             rows.append(dict(patient_id=pid, mask_source=source, fallback=fallback,

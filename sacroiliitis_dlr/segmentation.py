@@ -6,16 +6,20 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/segmentation.html.md""
 
 # %% ../nbs/10_segmentation.ipynb #68815e79
 from __future__ import annotations
-import gzip, io, shutil, tempfile, time, warnings
+import gzip, io, shutil, sys, tempfile, time, warnings
 from contextlib import ExitStack, redirect_stdout
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SegmentationError', 'build_unet', 'crop_patch', 'PatchDataset', 'validation_split', 'train_unet', 'segment_volume',
-           'segment_probability', 'postprocess_mask', 'predict_volume', 'predict_on_grid', 'voxel_spacing', 'save_mask',
-           'load_mask', 'dice_hd95', 'volume_agreement', 'agreement_table', 'plot_bland_altman', 'plot_overlay',
-           'read_state_dict', 'fit_state_dict', 'save_unet', 'load_unet', 'mask_on_grid', 'plot_training',
-           'run_segmentation_stage', 'predict_mask']
+__all__ = ['SegmentationError', 'build_unet', 'crop_patch', 'PatchDataset', 'validation_split', 'show_progress_bars',
+           'epoch_logger', 'train_unet', 'segment_volume', 'segment_probability', 'postprocess_mask', 'predict_volume',
+           'predict_on_grid', 'voxel_spacing', 'save_mask', 'load_mask', 'dice_hd95', 'volume_agreement',
+           'agreement_table', 'plot_bland_altman', 'plot_overlay', 'read_state_dict', 'fit_state_dict', 'save_unet',
+           'load_unet', 'mask_on_grid', 'plot_training', 'run_segmentation_stage', 'predict_mask']
+
+# %% ../nbs/10_segmentation.ipynb #dbeb1a2e
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning,
+                        module=r"torch\.jit\._script")  # raised inside fastai/layers.py's import (fastai 2.8, torch 2.14)
 
 # %% ../nbs/10_segmentation.ipynb #65a2e4b1
 import numpy as np
@@ -33,6 +37,7 @@ from fastai.callback.tracker import SaveModelCallback
 from fastai.callback.progress import CSVLogger
 from fastai.metrics import Dice
 from fastprogress.fastprogress import progress_bar
+from fastcore.imports import IN_NOTEBOOK
 from monai.networks.nets import UNet
 from monai.losses import DiceCELoss
 from monai.inferers import sliding_window_inference
@@ -118,6 +123,33 @@ def validation_split(split:pd.DataFrame, # rows of the training cohort: patient_
                                                        f"into training and validation parts (fraction {fraction})")
     return sorted(train), sorted(valid)
 
+# %% ../nbs/10_segmentation.ipynb #9e7f835a
+def show_progress_bars(quiet:bool=False # the caller's quiet flag
+                      )->bool:
+    "True on a terminal or in a notebook: elsewhere (CI, `nohup`, a cluster job's log) fastai prints one line per epoch instead."
+    if quiet: return False
+    try: tty = sys.stdout.isatty()
+    except (AttributeError, ValueError): tty = False  # a replaced or closed stdout
+    return bool(tty or IN_NOTEBOOK)
+
+# %% ../nbs/10_segmentation.ipynb #ce96d428
+_EPOCH_NAMES = {"train_loss": "training loss", "valid_loss": "validation loss", "roc_auc_score": "validation AUC",
+                "dice": "validation Dice"}
+
+def epoch_logger(learn,        # a fastai `Learner` (its recorder names the values)
+                 label:str,    # what is being trained, e.g. "U-Net" or "resnet50"
+                 n_epoch:int   # epochs of the fit
+                ):
+    "A fastai `logger` for output without a terminal: one readable line per epoch instead of a bare list."
+    def log(values):
+        names = list(learn.recorder.metric_names)
+        if list(values) == names: return  # the header
+        row = dict(zip(names, values))
+        stats = ", ".join(f"{_EPOCH_NAMES.get(n, n.replace('_', ' '))} {v:.3f}" for n, v in row.items()
+                          if n not in ("epoch", "time") and isinstance(v, (int, float)))
+        print(f"{label}: epoch {int(row['epoch']) + 1}/{n_epoch}, {stats}" + (f" ({row['time']})" if "time" in row else ""), flush=True)
+    return log
+
 # %% ../nbs/10_segmentation.ipynb #78d8adf1
 def train_unet(train,                # (images, masks): lists of (C, X, Y, Z) float32 and (X, Y, Z) uint8
                valid,                # the same for the validation patients
@@ -142,6 +174,8 @@ def train_unet(train,                # (images, masks): lists of (C, X, Y, Z) fl
         with ExitStack() as stack:
             if quiet:  # no bar, no log lines, and no "better model found" prints
                 for ctx in (learn.no_bar(), learn.no_logging(), redirect_stdout(io.StringIO())): stack.enter_context(ctx)
+            elif not show_progress_bars():  # one readable line per epoch in a log file
+                stack.enter_context(learn.no_bar()); learn.logger = epoch_logger(learn, "U-Net", cfg.epochs)
             learn.fit_one_cycle(cfg.epochs, cfg.lr, cbs=SaveModelCallback(monitor="dice", comp=np.greater, fname="best"))
     finally: shutil.rmtree(tmp, ignore_errors=True)
     learn.remove_cbs(cbs)
@@ -434,7 +468,7 @@ def _segment_cohort(run_dir, cohort, split, net, profile, roles, quiet, out)->pd
     sources = man[f"image_{cohort.modalities[0]}"]  # the grid data.load_patient harmonises to
     rows = []
     ids = list(cohort.manifest.patient_id)
-    for pid in (ids if quiet else progress_bar(ids)):
+    for pid in (progress_bar(ids) if show_progress_bars(quiet) else ids):
         p = load_run_patient(run_dir, cohort, pid)
         shape, affine = native_grid(cohort, pid)  # written, and compared with the manual mask, where the scan is
         t0 = time.perf_counter()
