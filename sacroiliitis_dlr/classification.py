@@ -49,7 +49,7 @@ from monai.visualize import GradCAM
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from .metrics import auc_ci, youden_cutoff, binary_metrics
-from .segmentation import fit_state_dict, read_state_dict, show_progress_bars  # one reader of checkpoints
+from .segmentation import epoch_logger, fit_state_dict, read_state_dict, show_progress_bars  # one reader of checkpoints
 from .evaluation import PREDICTION_COLUMNS, base_model_metrics, read_prediction_tables
 from .data import read_split  # the one reader of a run's split
 from .rois import load_rois  # the one reader of the ROI stage's files
@@ -205,7 +205,8 @@ def train_model(arch:str, x_train, y_train, x_valid, y_valid, # ROIs (N, 1, X, Y
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch_threads(p.classification.num_threads))
         if quiet: stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
-        elif not show_progress_bars(): stack.enter_context(learn.no_bar())  # a log file gets the epoch lines only
+        elif not show_progress_bars():  # a log file gets one readable line per epoch
+            stack.enter_context(learn.no_bar()); learn.logger = epoch_logger(learn, arch, p.classification.epochs)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Only one class.*")  # AUC of a tiny validation set
             learn.fit_one_cycle(p.classification.epochs, p.classification.lr)

@@ -28,7 +28,7 @@ from .core import (BUNDLE_FILE, FINAL_MODELS, SacroiliitisError, atomic_dir, ato
                                    read_run_profile, save_json, verify_bundle, write_bundle_manifest)
 from .data import (CLINICAL_RANGES, Cohort, cohort_fingerprint, load_cohort, load_patient, manifest_path,
                                    native_grid, native_mask, run_spacing)
-from .segmentation import dice_hd95, mask_on_grid, predict_mask, save_mask, voxel_spacing
+from .segmentation import dice_hd95, mask_on_grid, predict_mask, save_mask, show_progress_bars, voxel_spacing
 from .rois import crop_roi, roi_mask
 from .classification import cnn_probabilities
 from .radiomics import radiomics_probabilities
@@ -103,7 +103,7 @@ def segment_site(run_dir,          # a finished run folder
     "Every site patient segmented by the bundle's U-Net and cropped by its ROI rule, as the run's own test patients were."
     profile, ids = read_run_profile(run_dir), [str(p) for p in cohort.manifest.patient_id]
     Path(masks_dir).mkdir(parents=True, exist_ok=True)
-    parts = [_segment_one(run_dir, cohort, pid, masks_dir, profile) for pid in (ids if quiet else progress_bar(ids))]
+    parts = [_segment_one(run_dir, cohort, pid, masks_dir, profile) for pid in (progress_bar(ids) if show_progress_bars(quiet) else ids)]
     seg = pd.DataFrame([r for _, _, r in parts])
     seg.insert(1, "scanner", cohort.manifest.scanner.astype(str).values if "scanner" in cohort.manifest else "all")
     return SiteImages(tuple(ids), np.stack([r for r, _, _ in parts]), np.stack([m for _, m, _ in parts]), seg)
