@@ -87,8 +87,8 @@ def test_every_page_prints_tables_a_journal_would(run):
 
 
 @pytest.mark.parametrize("name", sorted(PENDING))
-def test_pages_being_changed_elsewhere(run, name):
-    "A page another change of issue 29 is rewriting: its faults are listed as an expected failure until that change lands."
+def test_pages_with_known_faults(run, name):
+    "A page made outside this change with known faults: they are listed as an expected failure until its code is fixed."
     bad = problems(run[0]/name)
     if bad: pytest.xfail(f"{name} ({PENDING[name]}): {bad[:6]}")
 
