@@ -210,7 +210,9 @@ def run_radiomics_stage(run_dir,          # the run folder (cohort/split.csv, ro
             for k, m in folds.items(): save_json(tmp/"models"/f"{name}_fold{k}.json", dict(model=name, fold=k, **m))
         save_json(tmp/"config.json", dict(to_dict(config), modalities=list(modalities), seed=seed, mask_source=p.roi.mask_source,
                                           joints=["left", "right"], library="mirp 2.5.0"))
-    if not quiet: print(preds.groupby(["model", "split"]).size().to_string())
+    if not quiet:  # one line per base model, not a pandas Series
+        for model, g in preds.groupby("model", sort=True):
+            print(f"{model}: {(g.split == 'train').sum()} training (out-of-fold) and {(g.split == 'test').sum()} test predictions", flush=True)
     return out
 
 # %% ../nbs/14_radiomics.ipynb #0f59d8e7
