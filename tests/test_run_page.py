@@ -99,3 +99,13 @@ def test_the_papers_two_delong_comparisons(run, page):
         assert r["Paper: P"] == ("<0.05" if other == "dlr_signature" else "not in the abstract")
         assert r["P"] == ("<0.001" if pair.p_value < 0.001 else f"{pair.p_value:.3f}")
         assert not re.fullmatch(r"0\.0+", r["P"])  # never '0.000'
+
+
+def test_labels_agree_with_the_external_pages(run):
+    "The run page and the external evaluation's pages name each model alike (reports keeps a copy: external loads torch)."
+    from sacroiliitis_dlr.external import MODEL_LABELS, _label
+    models = set(pd.read_csv(run[0] / "summary" / "metrics.csv").model)
+    known = [m for m in models if not m.startswith("stack_")]  # external has no meta-learners
+    assert {"dlr_signature", "combined", "resnet50_T1WI"} <= set(known)
+    assert [model_label(m) for m in known] == [_label(m) for m in known]
+    assert all(model_label(m) == v for m, v in MODEL_LABELS.items() if m in models)
