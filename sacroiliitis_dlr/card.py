@@ -171,14 +171,18 @@ def _training_data(f)->CardSection:
 
 # %% ../nbs/34_card.ipynb #6ad45992
 def _internal_table(m:pd.DataFrame, b)->pd.DataFrame:
-    "The final models on the test cohort; sensitivity and specificity with CIs from the by-scanner table's 'all' rows."
+    "The final models on the test cohort, every proportion with its Wilson 95% CI (`summary/metrics.csv`; a run made before those columns: the by-scanner table's 'all' rows)."
     t = m[m.cohort == "test"].set_index("model")
     allr = b[b.scanner.astype(str) == "all"].set_index("model") if b is not None else pd.DataFrame()
-    def prop(x, col, lo, hi): return _ci(allr.loc[x, col], allr.loc[x, lo], allr.loc[x, hi]) if x in allr.index else _num(t.loc[x, col])
+    def prop(x, col, lo, hi):
+        for src in (t, allr):
+            if x in src.index and {col, lo, hi} <= set(src.columns) and pd.notna(src.loc[x, lo]): return _ci(*src.loc[x, [col, lo, hi]])
+        return _num(t.loc[x, col])
     return pd.DataFrame([{"model": _NAMES[x], "n": int(t.loc[x, "n"]), "AUC (95% CI)": _ci(*t.loc[x, ["auc", "auc_lo", "auc_hi"]]),
                           "sensitivity (95% CI)": prop(x, "sensitivity", "sens_lo", "sens_hi"),
                           "specificity (95% CI)": prop(x, "specificity", "spec_lo", "spec_hi"),
-                          "accuracy": _num(t.loc[x, "accuracy"]), "PPV": _num(t.loc[x, "ppv"]), "NPV": _num(t.loc[x, "npv"])}
+                          "accuracy (95% CI)": prop(x, "accuracy", "accuracy_lo", "accuracy_hi"),
+                          "PPV (95% CI)": prop(x, "ppv", "ppv_lo", "ppv_hi"), "NPV (95% CI)": prop(x, "npv", "npv_lo", "npv_hi")}
                          for x in FINAL_MODELS if x in t.index])
 
 def _comparisons(c)->list:

@@ -13,9 +13,6 @@ import pytest
 from conftest import cli, ok
 
 PROPORTIONS = {"accuracy", "sensitivity", "specificity", "ppv", "npv"}
-# pages made by code outside this change whose faults are known, and where the fix belongs: reported as an expected
-# failure with the faults found, until that code is fixed; then the entry goes (the test passes once the page is clean)
-PENDING = {"model_card.html": "the card's test-cohort table: accuracy, PPV and NPV without their CIs (nbs/34_card.ipynb `_internal_table`; summary/metrics.csv now has accuracy_lo ... npv_hi)"}
 
 
 class Tables(HTMLParser):
@@ -83,14 +80,7 @@ def test_every_page_prints_tables_a_journal_would(run):
     found = pages(run[0])
     bad = {p.relative_to(run[0]).as_posix(): problems(p) for p in found}
     assert len(found) >= 8  # the run page, the card, the checklist, cohort, segmentation, summary and the model reports
-    assert not {k: v for k, v in bad.items() if v and k not in PENDING}, bad
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_pages_with_known_faults(run, name):
-    "A page made outside this change with known faults: they are listed as an expected failure until its code is fixed."
-    bad = problems(run[0]/name)
-    if bad: pytest.xfail(f"{name} ({PENDING[name]}): {bad[:6]}")
+    assert not {k: v for k, v in bad.items() if v}, bad  # the model card's test-cohort table included
 
 
 def test_cut_off_metrics_have_their_wilson_intervals(run):
