@@ -17,7 +17,8 @@ __all__ = ['PREDICTION_COLUMNS', 'SPLITS', 'PREDICTION_TABLES', 'PROPORTIONS', '
            'train_cutoff', 'cohort_metrics', 'model_metrics', 'base_model_metrics', 'delong_cohort', 'delong_table',
            'calibration_row', 'calibration_table', 'reclassification', 'decision_curves', 'ModelComparison',
            'comparison_metrics', 'compare_models', 'oracle_table', 'oracle_ceiling', 'oracle_gap_table', 'oracle_gaps',
-           'scanner_metrics', 'read_optimism', 'calibration_bands', 'read_calibration_band', 'run_summary_stage']
+           'scanner_metrics', 'read_optimism', 'calibration_bands', 'read_calibration_band', 'model_warnings',
+           'run_summary_stage']
 
 # %% ../nbs/22_evaluation.ipynb #56e5c647
 import numpy as np
@@ -444,6 +445,21 @@ def read_calibration_band(run_dir,              # a run folder
     return CalibrationBand(grid=num.predicted.to_numpy(), curve=num.observed.to_numpy(), lower=num.lower.to_numpy(),
                            upper=num.upper.to_numpy(), n_boot=int(num.n_boot.iloc[0]), alpha=float(num.alpha.iloc[0]),
                            frac=float(num.frac.iloc[0]))
+
+# %% ../nbs/22_evaluation.ipynb #01825a35
+def model_warnings(metrics:pd.DataFrame,  # `summary/metrics.csv`: model, cohort, auc, sensitivity, specificity
+                   auc_floor:float=0.6     # a test AUC below it is marked
+                  )->pd.Series:
+    "model -> a plain warning for its reader ('' when none): a test AUC below `auc_floor`, or a degenerate training cut-off."
+    out = {}
+    for model, g in metrics.groupby("model", sort=False):
+        g, notes = g.set_index("cohort"), []
+        if "test" in g.index and pd.notna(g.at["test", "auc"]) and g.at["test", "auc"] < auc_floor:
+            notes.append(f"test AUC {g.at['test', 'auc']:.3f}, below {auc_floor:g}")
+        if "train" in g.index and {g.at["train", "sensitivity"], g.at["train", "specificity"]} == {0.0, 1.0}:
+            notes.append("degenerate cut-off (every training patient on one side)")
+        out[model] = "; ".join(notes)
+    return pd.Series(out, name="warning", dtype=object)
 
 # %% ../nbs/22_evaluation.ipynb #875f1116
 def _summary_tables(run_dir, seed:int=0)->dict:
