@@ -17,15 +17,16 @@ from typing import get_type_hints
 
 # %% auto #0
 __all__ = ['FAMILIES', 'CPU_SPACING_MM', 'PROFILES', 'RUN_MARKERS', 'LOCK_FILE', 'LEDGER_FILE', 'LOG_FILE', 'DISK_FULL',
-           'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS', 'FINAL_MODELS', 'SacroiliitisError', 'CohortConfig',
-           'SegmentationConfig', 'ROIConfig', 'ClassificationConfig', 'StackingConfig', 'CombinedConfig',
-           'RadiomicsConfig', 'ReportConfig', 'Profile', 'get_profile', 'override', 'to_dict', 'from_dict',
-           'profile_to_json', 'profile_from_json', 'config_hash', 'seed_everything', 'choose_device', 'atomic_path',
-           'atomic_write', 'save_json', 'load_json', 'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files',
-           'atomic_dir', 'path_inside', 'check_replace_target', 'package_versions', 'git_commit', 'RunFolder',
-           'init_run', 'read_run_profile', 'check_run_folder', 'run_lock', 'StageContext', 'stage_function',
-           'bundle_files', 'record_bundle', 'write_bundle_manifest', 'BundleError', 'bundle_problems', 'verify_bundle',
-           'ModelSpec', 'model_specs', 'run_modalities', 'model_registry', 'model_spec']
+           'BUNDLE_FILE', 'OUTSIDE_BUNDLE', 'MODEL_KINDS', 'FINAL_MODELS', 'MODEL_LABELS', 'ARCH_LABELS',
+           'LEARNER_LABELS', 'SacroiliitisError', 'CohortConfig', 'SegmentationConfig', 'ROIConfig',
+           'ClassificationConfig', 'StackingConfig', 'CombinedConfig', 'RadiomicsConfig', 'ReportConfig', 'Profile',
+           'get_profile', 'override', 'to_dict', 'from_dict', 'profile_to_json', 'profile_from_json', 'config_hash',
+           'seed_everything', 'choose_device', 'atomic_path', 'atomic_write', 'save_json', 'load_json',
+           'RunFolderError', 'FileFormatError', 'recover_dir', 'folder_files', 'atomic_dir', 'path_inside',
+           'check_replace_target', 'package_versions', 'git_commit', 'RunFolder', 'init_run', 'read_run_profile',
+           'check_run_folder', 'run_lock', 'StageContext', 'stage_function', 'bundle_files', 'record_bundle',
+           'write_bundle_manifest', 'BundleError', 'bundle_problems', 'verify_bundle', 'ModelSpec', 'model_label',
+           'model_specs', 'run_modalities', 'model_registry', 'model_spec']
 
 # %% ../nbs/00_core.ipynb #032df139
 import numpy as np
@@ -667,6 +668,22 @@ class ModelSpec:
     modality: str|None = None       # the MRI modality a base model sees (None: every modality, or none)
     architecture: str|None = None   # CNN architecture, meta-learner, "radiomics", or None
     stage: str = ""                 # the stage whose predictions.csv holds it
+
+# %% ../nbs/00_core.ipynb #4cecfec9
+MODEL_LABELS = {"combined": "Combined model", "clinical": "Clinical model", "dlr_signature": "DLR signature",
+                "combined (updated)": "Combined model, updated at the site"}  # the final models, as a reader knows them
+ARCH_LABELS = dict(resnet50="ResNet50", resnet101="ResNet101", densenet121="DenseNet121", radiomics="Radiomics")
+LEARNER_LABELS = dict(logistic="logistic regression", svm_linear="linear SVM", svm_rbf="RBF-kernel SVM", random_forest="random forest",
+                      gradient_boosting="gradient boosting", knn="k nearest neighbours", naive_bayes="naive Bayes",
+                      mlp="multilayer perceptron", average="mean probability")  # the stacking meta-learners
+
+def model_label(model:str # a model's identifier in the run folder
+               )->str:
+    "A model as a reader knows it: 'Combined model', 'ResNet50 (T1WI)', 'Stacking: random forest' (unknown names unchanged)."
+    kind, _, rest = str(model).partition("_")
+    if model in MODEL_LABELS: return MODEL_LABELS[model]
+    if kind == "stack" and rest in LEARNER_LABELS: return f"Stacking: {LEARNER_LABELS[rest]}"
+    return f"{ARCH_LABELS[kind]} ({rest})" if kind in ARCH_LABELS and rest else str(model)
 
 # %% ../nbs/00_core.ipynb #661df514
 def model_specs(profile,       # a `Profile` or a built-in profile's name

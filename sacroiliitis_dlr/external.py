@@ -12,18 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['EXTERNAL_METRICS', 'EXTERNAL_CALIBRATION', 'MODEL_LABELS', 'UPDATED_BUNDLE', 'EVALUATION_MARKER', 'ExternalError',
-           'load_site_cohort', 'SiteImages', 'segment_site', 'SiteProbabilities', 'site_probabilities',
-           'site_predictions', 'bundle_cutoffs', 'cutoff_row', 'site_metrics', 'calibration_row_ci', 'site_calibration',
-           'site_figures', 'SiteUpdate', 'update_site_model', 'write_derived_bundle', 'metrics_display',
-           'calibration_display', 'evaluation_html', 'check_evaluation_folder', 'evaluate_bundle']
+__all__ = ['EXTERNAL_METRICS', 'EXTERNAL_CALIBRATION', 'UPDATED_BUNDLE', 'EVALUATION_MARKER', 'ExternalError', 'load_site_cohort',
+           'SiteImages', 'segment_site', 'SiteProbabilities', 'site_probabilities', 'site_predictions',
+           'bundle_cutoffs', 'cutoff_row', 'site_metrics', 'calibration_row_ci', 'site_calibration', 'site_figures',
+           'SiteUpdate', 'update_site_model', 'write_derived_bundle', 'metrics_display', 'calibration_display',
+           'evaluation_html', 'check_evaluation_folder', 'evaluate_bundle']
 
 # %% ../nbs/36_external.ipynb #3f2e6aca
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from fastprogress.fastprogress import progress_bar
-from .core import (BUNDLE_FILE, FINAL_MODELS, SacroiliitisError, atomic_dir, atomic_path, atomic_write, bundle_files,
+from .core import (BUNDLE_FILE, FINAL_MODELS, MODEL_LABELS, model_label, SacroiliitisError, atomic_dir, atomic_path, atomic_write, bundle_files,
                                    check_replace_target, load_json, model_registry, package_versions, path_inside,
                                    read_run_profile, save_json, verify_bundle, write_bundle_manifest)
 from .data import (CLINICAL_RANGES, Cohort, cohort_fingerprint, load_cohort, load_patient, manifest_path,
@@ -215,15 +215,7 @@ def site_calibration(preds:pd.DataFrame, *, alpha=0.05)->pd.DataFrame:
                          for m, g in preds.groupby("model", sort=False)], columns=EXTERNAL_CALIBRATION)
 
 # %% ../nbs/36_external.ipynb #16cc01bd
-MODEL_LABELS = {"combined": "Combined model", "clinical": "Clinical model", "dlr_signature": "DLR signature",
-                "combined (updated)": "Combined model, updated at the site"}  # the names a reader sees
-
-_ARCH_LABELS = dict(resnet50="ResNet50", resnet101="ResNet101", densenet121="DenseNet121", radiomics="Radiomics")
-
-def _label(model:str)->str:
-    "A model as a reader knows it: 'Combined model', 'ResNet50 (T1WI)'."
-    arch, _, modality = str(model).partition("_")
-    return MODEL_LABELS.get(model) or (f"{_ARCH_LABELS[arch]} ({modality})" if arch in _ARCH_LABELS and modality else str(model))
+_label = model_label  # the names a reader sees (`core.MODEL_LABELS`, one home for every page)
 
 def site_figures(preds:pd.DataFrame,  # long: patient_id, model, label, prob (final models at least)
                  folder,              # where the PNGs go (made if absent)

@@ -11,15 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SYNTHETIC_BANNER', 'PAPER_SOURCE', 'PAPER_RESULTS', 'ReportError', 'model_label', 'proportion_ci', 'paper_table',
-           'templates_dir', 'report_plan', 'execute_reports', 'clean_html', 'notebooks_to_html', 'record_final_path',
+__all__ = ['SYNTHETIC_BANNER', 'PAPER_SOURCE', 'PAPER_RESULTS', 'ReportError', 'proportion_ci', 'paper_table', 'templates_dir',
+           'report_plan', 'execute_reports', 'clean_html', 'notebooks_to_html', 'record_final_path',
            'run_reports_stage', 'is_synthetic', 'short_commit', 'paper_resnet50', 'beside_paper', 'paper_delong',
            'chromium', 'screenshot', 'screenshot_pages', 'write_index', 'write_run_pages']
 
 # %% ../nbs/33_reports.ipynb #7fec95bd
 import pandas as pd
 from .core import (stage_function, FINAL_MODELS, SacroiliitisError, atomic_dir, atomic_write, get_profile, load_json,
-                                   read_run_profile, save_json)
+                                   model_label, read_run_profile, save_json)  # model_label: also `reports.model_label` for the templates
 from .checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
 from .card import external_evaluations, update_name, write_model_card  # the model card (issue 27)
 from .card import _p  # a P value as the model card writes it: three decimals, '<0.001' below
@@ -30,21 +30,6 @@ from .pages import esc, html_page, html_table, image_tag, link_list
 # %% ../nbs/33_reports.ipynb #f547bbba
 class ReportError(SacroiliitisError, RuntimeError):
     "A report template is missing or a report notebook failed; the message names the notebook and where it was kept."
-
-# %% ../nbs/33_reports.ipynb #648b8b23
-_MODEL_LABELS = {"combined": "Combined model", "clinical": "Clinical model", "dlr_signature": "DLR signature"}  # as external.MODEL_LABELS
-_ARCH_LABELS = dict(resnet50="ResNet50", resnet101="ResNet101", densenet121="DenseNet121", radiomics="Radiomics")
-_LEARNER_LABELS = dict(logistic="logistic regression", svm_linear="linear SVM", svm_rbf="RBF-kernel SVM", random_forest="random forest",
-                       gradient_boosting="gradient boosting", knn="k nearest neighbours", naive_bayes="naive Bayes",
-                       mlp="multilayer perceptron", average="mean probability")
-
-def model_label(model:str # a model's identifier in the run folder
-               )->str:
-    "A model as a reader knows it: 'Combined model', 'ResNet50 (T1WI)', 'Stacking: random forest' (unknown names unchanged)."
-    kind, _, rest = str(model).partition("_")
-    if model in _MODEL_LABELS: return _MODEL_LABELS[model]
-    if kind == "stack" and rest in _LEARNER_LABELS: return f"Stacking: {_LEARNER_LABELS[rest]}"
-    return f"{_ARCH_LABELS[kind]} ({rest})" if kind in _ARCH_LABELS and rest else str(model)
 
 # %% ../nbs/33_reports.ipynb #350d26e6
 def _ci(a, lo, hi): return f"{a:.3f} ({lo:.3f}-{hi:.3f})"
