@@ -108,8 +108,19 @@ def _opened_files(fn, root):
     return sorted(seen)
 
 
+def _kinds(reads)->list:
+    """The first and the last file of each kind among `reads` (same folder, same name but for a fold or patient number).
+    Files of one kind are read by one reader, and each file replaced costs a prediction: the smoke run's prediction
+    opens 119 files (32 masks, 60 checkpoint files, 10 radiomics models), 47 of them a kind's first or last. The first and
+    the last of each kind still catch a reader that treats the first (or the last) file apart."""
+    import re
+    kinds = {}
+    for r in reads: kinds.setdefault((str(Path(r).parent), re.sub(r"(fold|P)\d+", r"\1#", Path(r).name)), []).append(r)
+    return sorted({f for files in kinds.values() for f in (files[0], files[-1])})
+
+
 def test_no_code_runs_from_any_file_predict_reads(run, patient, tmp_path):
-    "Every file the prediction path opens, replaced in turn by a pickle payload with the manifest rewritten to match."
+    "Each kind of file the prediction path opens (`_kinds`), replaced in turn by a pickle payload with the manifest rewritten to match."
     from sacroiliitis_dlr.core import write_bundle_manifest
     from sacroiliitis_dlr.predict import predict_new_patient
     bundle = copy_bundle(run[0], tmp_path/"bundle")
@@ -118,7 +129,7 @@ def test_no_code_runs_from_any_file_predict_reads(run, patient, tmp_path):
     with quiet(): reads = _opened_files(lambda: predict_new_patient(bundle, images, clinical), bundle)
     assert "config.json" in reads and any(r.endswith(".pt") for r in reads) and any(r.startswith("stacking/") for r in reads), reads
     marker = tmp_path/"PWNED"
-    for rel in [r for r in reads if r != "bundle.json"]:
+    for rel in [r for r in _kinds(reads) if r != "bundle.json"]:
         original = (bundle/rel).read_bytes()
         (bundle/rel).write_bytes(payload(marker)); write_bundle_manifest(bundle)
         try:

@@ -73,8 +73,16 @@ def test_every_report_notebook_executed(run, cohort):
     assert "summary/metrics.csv" in index and "http://" not in index and "https://" not in index  # opens offline: no external resources
 
 
-def test_second_run_skips_every_stage(run, cohort):
-    out = run[0]
+@pytest.fixture
+def run_copy(run, tmp_path):
+    "A copy of the shared run, for a test that runs into it (a refused run, for one, logs its traceback to pipeline.log)."
+    dst = tmp_path / "copy"
+    shutil.copytree(run[0], dst)
+    return dst
+
+
+def test_second_run_skips_every_stage(run_copy, cohort):
+    out = run_copy
     before = {s: r["token"] for s, r in ledger(out).items()}
     mtime = (out / "summary" / "metrics.csv").stat().st_mtime_ns
     t0 = time.monotonic()
@@ -88,8 +96,8 @@ def test_second_run_skips_every_stage(run, cohort):
     assert secs < 60
 
 
-def test_other_configuration_is_refused(run, cohort):
-    res = cli("run", "--cohort", cohort, "--out", run[0], "--profile", "smoke", "--seed", "1", "--no-reports")
+def test_other_configuration_is_refused(run_copy, cohort):
+    res = cli("run", "--cohort", cohort, "--out", run_copy, "--profile", "smoke", "--seed", "1", "--no-reports")
     assert res.returncode == 1 and "another configuration" in res.stderr
 
 
@@ -100,13 +108,6 @@ TINY_TEMPLATE = {"cells": [
      "source": "from pathlib import Path\nprint(len(Path(run_dir, 'summary', 'metrics.csv').read_text()), model)"}],
     "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
     "nbformat": 4, "nbformat_minor": 5}
-
-
-@pytest.fixture
-def run_copy(run, tmp_path):
-    dst = tmp_path / "copy"
-    shutil.copytree(run[0], dst)
-    return dst
 
 
 def test_report_command_reexecutes_only_the_notebooks(run_copy, tmp_path):

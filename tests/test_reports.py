@@ -153,12 +153,11 @@ def test_cohort_report_shows_table1_of_the_library(run, cohort, pages):
 # --- issue 25: a bundle that travels ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def named(tmp_path_factory):
-    "A smoke run made from a folder named like a study with a patient's name: (study folder, cohort, run)."
-    study = tmp_path_factory.mktemp("site") / "Doe_John_study"
-    ok(cli("synth", "--out", study / "cohort", "--profile", "smoke", "--seed", "0"))
-    ok(cli("run", "--cohort", study / "cohort", "--out", study / "run", "--profile", "smoke", "--seed", "0", "--quiet"))
-    return study, study / "cohort", study / "run"
+def named(run, cohort):
+    "The shared smoke run, made from a folder named like a study with a patient's name: (study folder, cohort, run)."
+    study = cohort.parent
+    assert study.name == "Doe_John_study" and run[0].parent == study  # tests/conftest.py puts them there
+    return study, cohort, run[0]
 
 
 def files_holding(folder: Path, needles) -> dict:

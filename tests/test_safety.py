@@ -4,7 +4,8 @@ of an undeclared column reaches a run folder; `--force` with another configurati
 killed half way leaves every finished stage whole; a user's file is never removed; one run at a time per folder;
 Ctrl-C and a failing stage end in one message. Issue 25: a gzip bomb is refused from its header, image paths outside the
 cohort, a ';' manifest and a duplicated column are named; `synth --force` and `import-dicom --force` replace only what
-they made. One finished smoke run (no reports) is made once and copied."""
+they made. The session's smoke cohort and run (tests/conftest.py: its manifest carries `bmi` and an undeclared `ward`)
+are shared and copied; the runs made here are refused, stopped or cut short."""
 import hashlib, json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
@@ -13,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-BIN = Path(sys.executable).parent
-CLI = str(BIN / "sacroiliitis-dlr")
-WARD = ["WardQzx1", "WardQzx2", "WardQzx3"]  # an undeclared column's values: must never leave the manifest
+from conftest import CLI, WARD  # WARD: the values of the cohort's undeclared column `ward`: must never leave the manifest
+
 STAGE_DIRS = ["cohort", "segmentation", "rois", "classification", "stacking", "combined", "summary"]
 
 
@@ -36,28 +36,6 @@ def snapshot(root):
 
 def no_traceback(res):
     assert "Traceback" not in res.stderr and "Traceback" not in res.stdout, res.stderr[-3000:]
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    "The smoke cohort with a declared extra predictor (bmi) and an ignored column (ward)."
-    d = tmp_path_factory.mktemp("cohort") / "smoke"
-    ok(cli("synth", "--out", d, "--profile", "smoke", "--seed", "0"))
-    man = pd.read_csv(d / "manifest.csv", dtype={"patient_id": str})
-    rng = np.random.default_rng(0)
-    man["bmi"] = rng.normal(25, 3, len(man)).round(1)
-    man["ward"] = [WARD[i % 3] for i in range(len(man))]
-    man.to_csv(d / "manifest.csv", index=False)
-    return d
-
-
-@pytest.fixture(scope="module")
-def run(cohort, tmp_path_factory):
-    "A finished smoke run (without the report notebooks) and its CLI output."
-    out = tmp_path_factory.mktemp("runs") / "smoke"
-    res = ok(cli("run", "--cohort", cohort, "--out", out, "--profile", "smoke", "--seed", "0", "--quiet", "--no-reports",
-                 "--predictor", "bmi"))
-    return out, res
 
 
 def edited(cohort, tmp_path, edit, name="bad"):
@@ -174,13 +152,21 @@ def test_identifier_columns_are_refused_by_name_without_their_values(cohort, tmp
     for v in NAMES + BIRTHS + MRNS: assert v.encode() not in text, v
 
 
-def test_no_value_of_an_undeclared_column_reaches_the_run(run):
-    out, res = run
+def test_no_value_of_an_undeclared_column_reaches_the_run(run, cohort, tmp_path):
+    "The shared run (every stage and report; `bmi` and `ward` undeclared), and a run's cohort stage with `bmi` declared."
+    out, res, _ = run
     val = json.loads((out / "cohort" / "validation.json").read_text())
-    assert val["clinical_columns"][-1] == "bmi" and "ward" not in val["clinical_columns"]
+    assert "bmi" not in val["clinical_columns"] and "ward" not in val["clinical_columns"]
     blob = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file()) + (res.stdout + res.stderr).encode()
     for v in WARD: assert v.encode() not in blob, v
     assert b"ward" not in (out / "combined" / "univariable.csv").read_bytes()
+    # a declared predictor is taken, the undeclared column still is not: the cohort stage alone decides the columns
+    res = ok(cli("run", "--cohort", cohort, "--out", tmp_path / "bmi", "--profile", "smoke", "--seed", "0", "--quiet",
+                 "--no-reports", "--predictor", "bmi", "--stages", "cohort"))
+    val = json.loads((tmp_path / "bmi" / "cohort" / "validation.json").read_text())
+    assert val["clinical_columns"][-1] == "bmi" and "ward" not in val["clinical_columns"]
+    blob = b"".join(p.read_bytes() for p in (tmp_path / "bmi").rglob("*") if p.is_file()) + (res.stdout + res.stderr).encode()
+    for v in WARD: assert v.encode() not in blob, v
 
 
 # --- --force, --replace and the user's own files ---------------------------------------------------------------------
@@ -199,7 +185,7 @@ def test_other_configuration_needs_replace_and_a_killed_replace_loses_nothing(ru
     copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
     (copy / "notes.txt").write_text("my notes"); (copy / "mine").mkdir(); (copy / "mine" / "x.txt").write_text("mine")
     old = snapshot(copy)
-    common = ["--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports", "--predictor", "bmi"]
+    common = ["--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports"]
     res = cli("run", *common, "--force", "--seed", "1")
     assert res.returncode == 1 and "another configuration (seed 0 -> 1)" in res.stderr and "--replace" in res.stderr
     no_traceback(res)
@@ -231,8 +217,8 @@ def test_a_file_the_package_did_not_write_stops_a_replacement(run, cohort, tmp_p
     copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
     (copy / "summary" / "notes.txt").write_text("mine")
     old = snapshot(copy)
-    res = cli("run", "--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports", "--predictor", "bmi",
-              "--stages", "summary", "--force")
+    res = cli("run", "--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports", "--stages", "summary",
+              "--force")
     assert res.returncode == 1 and "did not write (notes.txt)" in res.stderr; no_traceback(res)
     assert {k: v for k, v in snapshot(copy).items() if k.startswith("summary/")} == {k: v for k, v in old.items() if k.startswith("summary/")}
     (tmp_path / "theirs").mkdir(); (tmp_path / "theirs" / "a.txt").write_text("x")
@@ -248,7 +234,7 @@ HOLD = "import sys, time\nfrom sacroiliitis_dlr.core import run_lock\nwith run_l
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lock(run, cohort, tmp_path):
     copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
-    args = ["run", "--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports", "--predictor", "bmi"]
+    args = ["run", "--cohort", cohort, "--out", copy, "--profile", "smoke", "--quiet", "--no-reports"]
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(copy)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -293,7 +279,7 @@ sys.exit(main(sys.argv[1:]))
 def test_a_failing_stage_is_one_line_and_its_traceback_is_in_the_log(run, cohort, tmp_path):
     copy = tmp_path / "copy"; shutil.copytree(run[0], copy)
     args = ["run", "--cohort", str(cohort), "--out", str(copy), "--profile", "smoke", "--quiet", "--no-reports",
-            "--predictor", "bmi", "--stages", "stacking", "--force"]
+            "--stages", "stacking", "--force"]
     res = subprocess.run([sys.executable, "-c", FAIL_IN_STACKING, *args], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1; no_traceback(res)
     assert res.stderr.splitlines()[0] == "sacroiliitis-dlr run: stage stacking: ValueError: the meta-learners disagree"

@@ -6,23 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sacroiliitis_dlr.combined import apply_clinical_models, covariance_path, read_update, run_combined_stage
-from sacroiliitis_dlr.core import verify_bundle, write_bundle_manifest
+from sacroiliitis_dlr.combined import apply_clinical_models, covariance_path, read_update
+from sacroiliitis_dlr.core import verify_bundle
 from sacroiliitis_dlr.data import CLINICAL_RANGES
 from sacroiliitis_dlr.external import SiteUpdate, write_derived_bundle
-from sacroiliitis_dlr.stacking import run_stacking_stage
-from sacroiliitis_dlr.testing import demo_run_folder
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    "A small run folder with finished stacking and combined stages and a bundle manifest; (run folder, one patient's clinical values)."
-    run_dir, cohort = demo_run_folder(tmp_path_factory.mktemp("u") / "run", seed=3)
-    run_stacking_stage(run_dir, quiet=True)
-    run_combined_stage(run_dir, cohort, quiet=True)
-    write_bundle_manifest(run_dir)
-    clin = cohort.manifest.iloc[0][list(CLINICAL_RANGES)].to_dict()
-    return run_dir, {k: (None if pd.isna(v) else v) for k, v in clin.items()}
+def bundle(run, cohort):
+    "The session's smoke run (finished stacking and combined stages, a bundle manifest; read only); (run folder, one patient's clinical values)."
+    man = pd.read_csv(cohort / "manifest.csv", dtype={"patient_id": str})
+    clin = man.iloc[0][list(CLINICAL_RANGES)].to_dict()
+    return run[0], {k: (None if pd.isna(v) else v) for k, v in clin.items()}
 
 
 def _intercept_update(run_dir, shift=0.4):

@@ -1,12 +1,18 @@
 """The built wheel, installed non-editable in a fresh virtual environment, runs `synth`, `run --profile smoke` and
 `report` from a folder outside the checkout, with no SACROILIITIS_DLR_TEMPLATES: the templates ship inside it.
 
+What a wheel can lose is files (a module, a template) and what it cannot reach is the checkout (its templates, its git
+commit). So the wheel imports every module the checkout has, runs the cohort stage of a run on the cohort it made itself
+(the runner, config.json and validation outside the checkout), and `report` re-renders every page of a copy of the
+session's smoke run with the templates it ships; the stages' training code is the same code the shared run ran, so the
+wheel does not train a second smoke run (that took a few minutes of the suite).
+
 Installing every dependency afresh would download gigabytes, so the new environment sees this environment's
 site-packages through a `.pth` path line and the wheel is installed with `--no-deps`. A directory added by a `.pth`
 line does not get its own `.pth` files processed, so the editable install's finder there cannot shadow the wheel:
 the test checks where the package is imported from. The dependencies' data files (nbconvert's templates under
 share/jupyter) are linked in, as their own installation would have put them there."""
-import os, shutil, subprocess, sys, sysconfig
+import json, os, shutil, subprocess, sys, sysconfig
 from pathlib import Path
 
 import pytest
@@ -52,13 +58,27 @@ def test_package_comes_from_the_wheel(wheel_env):
     assert Path(shutil.which("sacroiliitis-dlr", path=env["PATH"])).is_relative_to(venv)
 
 
-def test_synth_run_report_without_checkout(wheel_env):
+def test_every_module_imports_from_the_wheel(wheel_env):
+    venv, env, work = wheel_env
+    mods = sorted(p.stem for p in (ROOT/"sacroiliitis_dlr").glob("*.py") if not p.stem.startswith("__"))
+    res = sh(venv/"bin"/"python", "-c", "import importlib, sys\nfor m in sys.argv[1:]: print(importlib.import_module(f'sacroiliitis_dlr.{m}').__file__)",
+             *mods, cwd=work, env=env)
+    files = list(map(Path, res.stdout.split()))
+    assert len(files) == len(mods) and all(f.is_relative_to(venv) for f in files), res.stdout
+
+
+def test_synth_run_report_without_checkout(wheel_env, run):
     venv, env, work = wheel_env
     exe = venv/"bin"/"sacroiliitis-dlr"
     sh(exe, "synth", "--profile", "smoke", "--out", "cohort", "--seed", "0", cwd=work, env=env)
-    sh(exe, "run", "--cohort", "cohort", "--out", "run", "--profile", "smoke", "--seed", "0", "--quiet", "--no-reports", cwd=work, env=env)
-    sh(exe, "report", "run", cwd=work, env=env)
-    assert (work/"run"/"index.html").is_file()
-    pages = sorted(p.name for p in (work/"run"/"reports").glob("*.html"))
+    sh(exe, "run", "--cohort", "cohort", "--out", "run", "--profile", "smoke", "--seed", "0", "--quiet", "--no-reports",
+       "--stages", "cohort", cwd=work, env=env)
+    assert json.loads((work/"run"/"pipeline.json").read_text())["stages"]["cohort"]["state"] == "done"
+    assert (work/"run"/"cohort"/"split.csv").is_file() and not (work/"run"/"segmentation").exists()
+    bundle = work/"bundle"; shutil.copytree(run[0], bundle)  # the session's smoke run, its pages removed
+    for p in [bundle/"index.html", *(bundle/"reports").glob("*.html")]: p.unlink()
+    sh(exe, "report", "bundle", cwd=work, env=env)
+    assert (bundle/"index.html").is_file()
+    pages = sorted(p.name for p in (bundle/"reports").glob("*.html"))
     assert len(pages) >= 3 and "summary.html" in pages, pages
     assert not list(ROOT.glob("build")), "the checkout got a build folder"
