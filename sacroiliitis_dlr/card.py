@@ -18,7 +18,7 @@ __all__ = ['NOT_AVAILABLE', 'UPDATE_METHODS', 'EVALUATION_COLUMNS', 'CARD_SECTIO
 # %% ../nbs/34_card.ipynb #6378719a
 import pandas as pd
 from .core import BUNDLE_FILE, FINAL_MODELS, atomic_write, load_json
-from .pages import PAGE_CSS, esc, html_page, html_table
+from .pages import PAGE_CSS, esc, format_p, html_page, html_table
 
 # %% ../nbs/34_card.ipynb #b128b4fa
 def _read(path:Path):
@@ -45,9 +45,7 @@ def _ci(est, lo, hi, digits:int=3)->str:
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi): return _num(est, digits)
     return f"{_num(est, digits)} ({_num(lo, digits)} to {_num(hi, digits)})"
 
-def _p(p)->str:
-    "A P value: three decimals, '<0.001' below that."
-    return "-" if p is None or pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+_p = format_p  # a P value as every page prints it (`pages.format_p`: '<0.001', '>0.999', three decimals)
 
 # %% ../nbs/34_card.ipynb #e3641439
 class CardSection(NamedTuple):

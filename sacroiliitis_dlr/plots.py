@@ -26,6 +26,7 @@ from matplotlib.ticker import FixedLocator, NullFormatter
 from sklearn.metrics import roc_curve
 from statsmodels.nonparametric.smoothers_lowess import lowess
 from .core import atomic_path
+from .pages import format_p  # P values as every page prints them
 from .metrics import (MetricsError, auc_ci, check_labels, check_scores, calibration_curve_table,
                                       delong_matrix, net_benefit)
 
@@ -168,7 +169,7 @@ def plot_decision_curve(y,                         # 0/1 outcome per patient
     return fig
 
 # %% ../nbs/21_plots.ipynb #1161010e
-def _fmt_p(p): return "<0.001" if p < 0.001 else f"{p:.3f}"
+_fmt_p = format_p  # a P value as every page prints it (`pages.format_p`)
 
 def plot_delong_heatmap(table,                 # a `metrics.delong_matrix` table
                         value="p_adjusted",    # column to show: "p_adjusted" or "p_value"
@@ -228,7 +229,7 @@ def plot_forest(table,                    # one row per factor
         ax.set_yticks(ypos, t[label]); ax.set_ylim(-0.7, n - 0.3)
         for yi, r in zip(ypos, t.itertuples()):
             txt = f"{getattr(r, estimate):.2f} ({getattr(r, lo):.2f}-{getattr(r, hi):.2f})"
-            if p: txt += f"  p {_fmt_p(getattr(r, p)).replace('<', '< ') if getattr(r, p) < 0.001 else '= ' + _fmt_p(getattr(r, p))}"
+            if p: pv = _fmt_p(getattr(r, p)); txt += f"  p {pv[0] + ' ' + pv[1:] if pv[0] in '<>' else '= ' + pv}"  # p < 0.001, p = 0.042
             ax.annotate(txt, (1.02, yi), xycoords=("axes fraction", "data"), va="center", fontsize=6.5)
         ax.annotate("OR (95% CI)", (1.02, n - 0.4), xycoords=("axes fraction", "data"),
                     va="bottom", fontsize=6.5, weight="bold")

@@ -22,10 +22,9 @@ from .core import (stage_function, FINAL_MODELS, SacroiliitisError, atomic_dir, 
                                    model_label, read_run_profile, save_json)  # model_label: also `reports.model_label` for the templates
 from .checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from the run (issue 18)
 from .card import external_evaluations, update_name, write_model_card  # the model card (issue 27)
-from .card import _p  # a P value as the model card writes it: three decimals, '<0.001' below
 from .evaluation import PROPORTIONS  # the cut-off metrics and the stems of their CI columns in metrics.csv
 from .metrics import wilson_ci
-from .pages import esc, html_page, html_table, image_tag, link_list
+from .pages import esc, format_p, html_page, html_table, image_tag, link_list
 
 # %% ../nbs/33_reports.ipynb #f547bbba
 class ReportError(SacroiliitisError, RuntimeError):
@@ -285,8 +284,8 @@ def paper_delong(run_dir # a run folder whose summary stage has run
         lo, hi = sorted((s*r.diff_lo, s*r.diff_hi))
         num = lambda x: f"{round(x, 3) + 0.0:.3f}"  # never '-0.000'
         rows.append({"Comparison": f"Combined model vs {model_label(other)}", "AUC, combined": f"{auc_c:.3f}", "AUC, other": f"{auc_o:.3f}",
-                     "Difference (95% CI)": f"{num(s*r['diff'])} ({num(lo)} to {num(hi)})", "P": _p(r.p_value),
-                     f"P, Holm-adjusted ({len(d)} pairs)": _p(r.p_adjusted), "Paper: P": paper})
+                     "Difference (95% CI)": f"{num(s*r['diff'])} ({num(lo)} to {num(hi)})", "P": format_p(r.p_value),
+                     f"P, Holm-adjusted ({len(d)} pairs)": format_p(r.p_adjusted), "Paper: P": paper})
     return pd.DataFrame(rows)
 
 # %% ../nbs/33_reports.ipynb #236f0e72
@@ -382,7 +381,7 @@ def _index_oracle(run_dir)->str:
     t = pd.DataFrame({"Model": g.model.map(model_label), "Cohort": g.cohort.map({"train": "training", "test": "test"}), "Oracle": g.oracle, "Model AUC": g.auc.round(3),
                       "Oracle AUC": g.oracle_auc.round(3),
                       "Gap (95% CI)": [f"{d:.3f} ({lo:.3f} to {hi:.3f})" for d, lo, hi in g[["gap", "gap_lo", "gap_hi"]].values],
-                      "P": g.p_value.map(_p)})
+                      "P": g.p_value.map(format_p)})
     return ("<h2>The oracle ceiling</h2><p>The cohort is synthetic: its oracle is the best probability any model could "
             "give from the same evidence; the gap has DeLong's paired 95% CI.</p>" + html_table(t, index=False))
 

@@ -67,7 +67,7 @@ def test_summary_shows_nri_idi_under_its_own_heading(run, pages):
     r = json.loads((run[0] / "combined" / "nri_idi.json").read_text())
     page = pages["summary"]
     assert "Reclassification: the combined model against the DLR signature" in page
-    for key in ("nri", "idi"): assert f"{r[key]:.4f}".rstrip("0") in page, key
+    for key in ("nri", "idi"): assert f"{r[key]:.3f} (" in page, key  # the estimate with its CI in one cell
     assert "Combined vs DLR signature (NRI/IDI)" not in page  # the DeLong table is no longer called NRI/IDI
 
 
@@ -75,7 +75,7 @@ def test_run_page_says_what_was_found(run):
     out = run[0]
     page = (out / "index.html").read_text()
     assert "What the run found" in page and "Test-cohort AUC (95% CI)" in page
-    for m in ("dlr_signature", "clinical", "combined"): assert page.count(f"<th>{m}</th>") == 2, m  # train and test
+    for m in ("DLR signature", "Clinical model", "Combined model"): assert page.count(f"<th>{m}</th>") == 2, m  # train and test
     assert figures(page) >= 1
     assert "Dice" in page and "oracle" in page
     for name in ("summary", "cohort", "segmentation", "model_combined"): assert f'href="reports/{name}.html"' in page
@@ -141,13 +141,14 @@ def test_cohort_report_shows_table1_of_the_library(run, cohort, pages):
     t1 = table1(man, read_split(out), val["clinical_columns"], ranges=CLINICAL_RANGES, labels=CLINICAL_LABELS)
     pd.testing.assert_frame_equal(load_table1(out), t1)  # cohort/table1.csv where the run wrote it
     assert len(t1) == 1 + len(val["clinical_columns"]) >= 5
-    shown = shown_table(pages["cohort"], P_COLUMNS[0])
+    from sacroiliitis_dlr.pages import format_p, header
+    shown = shown_table(pages["cohort"], header(P_COLUMNS[0]))
     assert list(shown) == list(t1.index)
     for factor, row in t1.iterrows():
         cells = shown[factor]
         assert cells[:4] == [row[g] for g in GROUPS], factor
         for text, p in zip(cells[4:], row[list(P_COLUMNS)]):
-            assert (text == "NaN") if math.isnan(p) else abs(float(text) - p) <= 5e-4, (factor, text, p)
+            assert text == format_p(p), (factor, text, p)  # '-' when missing, '<0.001', three decimals
 
 
 # --- issue 25: a bundle that travels ---------------------------------------------------------------------------------
