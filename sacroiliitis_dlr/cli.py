@@ -7,12 +7,12 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/cli.html.md"""
 
 # %% ../nbs/40_cli.ipynb #2d33464f
 from __future__ import annotations
-import argparse, sys, traceback
+import argparse, re, sys, traceback
 from pathlib import Path
 from .core import DISK_FULL, PROFILES, RunFolder, SacroiliitisError, get_profile, profile_to_json
 
 # %% auto #0
-__all__ = ['build_parser', 'main']
+__all__ = ['build_parser', 'without_paths', 'main']
 
 # %% ../nbs/40_cli.ipynb #db7519d4
 def _cmd_synth(args):
@@ -287,9 +287,20 @@ def _disk_full(e:BaseException)->OSError|None:
         e = e.__cause__ or e.__context__
     return None
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s\"'/:]+/)+")  # the folders of an absolute POSIX path, up to its last part
+
+def without_paths(text:str, # a traceback or message bound for a file that travels with the run folder
+                  run       # the run folder (shown by its name)
+                 )->str:
+    "`text` with no folder of this machine: the run folder by its name, installed packages from `site-packages/`, other folders as `<...>/`."
+    run = Path(run)
+    for p in sorted({str(run.resolve()), str(run.absolute())}, key=len, reverse=True): text = text.replace(p, run.name)
+    text = re.sub(r"(?<![\w.~])/(?:[^\s\"'/:]+/)*site-packages/", "site-packages/", text)
+    return _ABSOLUTE_PATH.sub("<...>/", text)
+
 def _log_traceback(run, args, e)->bool:
-    "Append `e`'s traceback to the run's pipeline.log; False when it cannot be written (a full disk)."
-    entry = f"[{args.command}] {type(e).__name__}\n" + "".join(traceback.format_exception(e)).rstrip("\n")
+    "Append `e`'s traceback, without the paths of this machine, to the run's pipeline.log; False when it cannot be written (a full disk)."
+    entry = without_paths(f"[{args.command}] {type(e).__name__}\n" + "".join(traceback.format_exception(e)).rstrip("\n"), run)
     try: return RunFolder(run).log(entry)
     except OSError: return False
 

@@ -283,7 +283,10 @@ def test_a_failing_stage_is_one_line_and_its_traceback_is_in_the_log(run, cohort
     res = subprocess.run([sys.executable, "-c", FAIL_IN_STACKING, *args], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1; no_traceback(res)
     assert res.stderr.splitlines()[0] == "sacroiliitis-dlr run: stage stacking: ValueError: the meta-learners disagree"
-    assert "Traceback" in (copy / "pipeline.log").read_text()
+    log = (copy / "pipeline.log").read_text()
+    assert "Traceback" in log and "the meta-learners disagree" in log
+    for folder in (copy.resolve(), cohort.resolve()): assert str(folder) not in log  # the log travels with the run folder
+    assert 'File "/' not in log  # no file of this machine by its absolute path (site-packages/..., <...>/pipeline.py)
     res = subprocess.run([sys.executable, "-c", FAIL_IN_STACKING, *args, "--debug"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and "Traceback" in res.stderr
     assert json.loads((copy / "pipeline.json").read_text())["stages"]["stacking"]["state"] == "failed"
