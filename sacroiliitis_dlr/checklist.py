@@ -6,7 +6,7 @@ Docs: https://sacroiliitis-dlr.github.io/sacroiliitis-dlr/checklist.html.md"""
 
 # %% ../nbs/32_checklist.ipynb #3539b05a
 from __future__ import annotations
-import html, json
+import html, json, re
 from pathlib import Path
 
 # %% auto #0
@@ -753,6 +753,7 @@ def checklist_markdown(table:pd.DataFrame, run_name:str="")->str:
 def checklist_html(table:pd.DataFrame, run_name:str="")->str:
     "The checklist as a standalone HTML page, source files linked relative to `reports/`."
     link = lambda s: ", ".join(f'<a href="../{html.escape(p)}">{html.escape(p)}</a>' for p in s.split("; ") if p)
+    prose = lambda s: re.sub(r"`([^`<>]+)`", r"<code>\1</code>", html.escape(s))  # Markdown's code spans as code, not backticks
     colour = {"run": "#d8f0d8", "partial": "#fff3c4", "authors": "#eee"}
     parts = [f"<h1>Reporting checklist{': ' + html.escape(run_name) if run_name else ''}</h1><p>Item texts are paraphrased "
              "topics, not the official wording. <b>run</b>: answered from the run folder; <b>partial</b>: the run gives "
@@ -760,10 +761,10 @@ def checklist_html(table:pd.DataFrame, run_name:str="")->str:
     for g, ref in GUIDELINES.items():
         t = table[table.guideline == g]
         rows = "".join(f"<tr style='background:{colour[r.status]}'><td>{r.item}</td><td>{html.escape(r.topic)}</td>"
-                       f"<td style='text-align:left'>{html.escape(r.text)}</td><td>{r.status}</td>"
-                       f"<td style='text-align:left'>{html.escape(r.answer)}</td><td>{link(r.source)}</td></tr>" for r in t.itertuples())
-        parts.append(f"<h2>{g}</h2><p>{html.escape(ref)}. {html.escape(_summary_line(table, g))}</p><table><tr><th>item</th>"
-                     f"<th>topic</th><th>what to report</th><th>status</th><th>answer</th><th>source</th></tr>{rows}</table>")
+                       f"<td style='text-align:left'>{prose(r.text)}</td><td>{r.status}</td>"
+                       f"<td style='text-align:left'>{prose(r.answer)}</td><td>{link(r.source)}</td></tr>" for r in t.itertuples())
+        parts.append(f"<h2>{g}</h2><p>{html.escape(ref)}. {html.escape(_summary_line(table, g))}</p><table><tr><th>Item</th>"
+                     f"<th>Topic</th><th>What to report</th><th>Status</th><th>Answer</th><th>Source</th></tr>{rows}</table>")
     return html_page("Reporting checklist", "".join(parts))
 
 def write_checklist(run_dir,     # a run folder
