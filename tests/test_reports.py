@@ -125,8 +125,8 @@ def shown_table(page: str, header: str):
     from bs4 import BeautifulSoup
     for t in BeautifulSoup(page, "html.parser").find_all("table"):
         if header in [th.get_text(strip=True) for th in t.find_all("th")]:
-            return {r.th.get_text(strip=True): [td.get_text(strip=True) for td in r.find_all("td")]
-                    for r in t.find("tbody").find_all("tr")}
+            rows = [[c.get_text(strip=True) for c in r.find_all(["th", "td"])] for r in t.find("tbody").find_all("tr")]
+            return {cells[0]: cells[1:] for cells in rows}  # the row name: a row header, or the first column (no index shown)
     raise AssertionError(f"no table with a column {header!r}")
 
 
