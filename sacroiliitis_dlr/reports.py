@@ -24,14 +24,14 @@ from .checklist import write_checklist  # TRIPOD+AI / CLAIM 2024 answered from t
 from .card import external_evaluations, update_name, write_model_card  # the model card (issue 27)
 from .evaluation import PROPORTIONS  # the cut-off metrics and the stems of their CI columns in metrics.csv
 from .metrics import wilson_ci
-from .pages import esc, format_p, html_page, html_table, image_tag, link_list
+from .pages import esc, format_interval, format_p, html_page, html_table, image_tag, link_list
 
 # %% ../nbs/33_reports.ipynb #f547bbba
 class ReportError(SacroiliitisError, RuntimeError):
     "A report template is missing or a report notebook failed; the message names the notebook and where it was kept."
 
 # %% ../nbs/33_reports.ipynb #350d26e6
-def _ci(a, lo, hi): return f"{a:.3f} ({lo:.3f}-{hi:.3f})"
+_ci = format_interval  # an estimate with its 95% CI, as every page prints it (`pages.format_interval`)
 
 _PROPORTION_HEADS = dict(accuracy="Accuracy", sensitivity="Sensitivity", specificity="Specificity", ppv="PPV", npv="NPV")
 
